@@ -1,0 +1,42 @@
+"""The library's front door: lower, simulate, run (lower + simulate) and replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.config import config_from_dict, load_config
+from simulator.errors import TraceError
+from simulator.result import Result
+from simulator.targets import get_target
+from simulator.trace import Trace, read_trace
+from workloads.graph import Graph
+from workloads.loader import load_workload
+
+
+def lower(config, workload: str | Graph) -> Trace:
+    """Graph (or workload name) + config -> Trace for the config's kind."""
+    graph = load_workload(workload) if isinstance(workload, str) else workload
+    name = workload if isinstance(workload, str) else graph.name
+    return get_target(config.kind).lower(graph, config, name)
+
+
+def simulate(trace: Trace, config=None, timeline: bool = False) -> Result:
+    """Run a trace on ``config`` (default: the config recorded in the trace header)."""
+    if config is None:
+        config = config_from_dict(trace.config, "trace header")
+    if config.kind != trace.kind:
+        raise TraceError(f"trace was lowered for kind {trace.kind!r} but the config is kind "
+                         f"{config.kind!r}; replay on a config of the same kind")
+    return get_target(config.kind).simulate(trace, config, timeline)
+
+
+def run(config, workload: str | Graph, timeline: bool = False) -> tuple[Trace, Result]:
+    trace = lower(config, workload)
+    return trace, simulate(trace, config, timeline)
+
+
+def replay(path: str | Path, config_path: str | Path | None = None,
+           timeline: bool = False) -> Result:
+    trace = read_trace(path)
+    config = load_config(config_path) if config_path else None
+    return simulate(trace, config, timeline)

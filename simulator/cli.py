@@ -1,0 +1,220 @@
+"""The ``archsim`` command: argument parsing and presentation only; the work is in the library.
+
+A user mistake (:class:`ArchsimError`) prints one or two lines and exits with status 2; a bug
+still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import ArchsimError, ConfigError
+
+EXIT_USER_ERROR = 2
+
+
+def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, "
+                              "e.g. --set array.rows=64")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the summary (totals, per-layer and per-unit stats) as JSON")
+    p.add_argument("--out", metavar="DIR", help="write summary.json and layers.csv into DIR")
+    p.add_argument("--timeline", metavar="FILE",
+                   help="write a Perfetto/Chrome trace JSON (one track per unit)")
+
+
+def _add_set_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", metavar="KEY=VALUE", action="append", dest="overrides",
+                   help="override a config field by dotted path (repeatable), e.g. "
+                        "--set array.dataflow=os")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archsim", description="Cycle-level simulator for DNN accelerators.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="lower a workload and simulate it",
+                       description="Lower WORKLOAD for CONFIG's target and simulate it. WORKLOAD "
+                       "is gemm:M,N,K, conv:H,W,C,KH,KW,N,STRIDE[,PAD], a zoo model "
+                       "(resnet18, alexnet, ...) or a SCALE-Sim topology FILE.csv[:gemm|:conv].")
+    p.add_argument("config", help="hardware config (YAML, or a SCALE-Sim .cfg)")
+    p.add_argument("workload")
+    _add_set_flag(p)
+    _add_output_flags(p)
+
+    p = sub.add_parser("validate", help="check a config file and print it with its defaults")
+    p.add_argument("config")
+    _add_set_flag(p)
+
+    p = sub.add_parser("lower", help="lower a workload to an instruction trace file")
+    p.add_argument("config")
+    p.add_argument("workload")
+    p.add_argument("-o", "--output", required=True, metavar="TRACE",
+                   help="trace file to write (JSON Lines)")
+    _add_set_flag(p)
+
+    p = sub.add_parser("replay", help="simulate a saved trace",
+                       description="Simulate TRACE on the config recorded in its header, or on "
+                       "--config (same kind).")
+    p.add_argument("trace")
+    p.add_argument("--config", help="replay on this config instead of the trace's own")
+    _add_output_flags(p)
+
+    p = sub.add_parser("scalesim", help="drop-in for SCALE-Sim 3.0.0's command line",
+                       description="Run a SCALE-Sim topology with a SCALE-Sim .cfg and write "
+                       "COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv "
+                       "under OUTDIR/<run_name>/, as SCALE-Sim does.")
+    p.add_argument("-c", dest="config", required=True, help="SCALE-Sim .cfg (or archsim YAML)")
+    p.add_argument("-t", dest="topology", required=True, help="topology CSV")
+    p.add_argument("-i", dest="input_type", choices=["conv", "gemm"], default="conv",
+                   help="topology rows are convs (default) or GEMMs (name,M,N,K,)")
+    p.add_argument("-p", dest="outdir", default=".", help="output folder (default: .)")
+    p.add_argument("-l", dest="layout", help="accepted for compatibility; ignored")
+    return parser
+
+
+def _version() -> str:
+    from simulator import __version__
+
+    return f"archsim {__version__}"
+
+
+# ------------------------------------------------------------------------------------------
+# commands
+
+
+def _present(result, args) -> None:
+    from rich.console import Console
+
+    from simulator.report.export import summary_json, write_outputs
+
+    if args.json:
+        sys.stdout.write(summary_json(result))
+    else:
+        from simulator.report.table import layer_table, totals_lines
+
+        console = Console()
+        console.print(layer_table(result))
+        for line in totals_lines(result):
+            console.print(line, highlight=False)
+    written: list[Path] = []
+    if args.out:
+        written += write_outputs(result, args.out)
+    if args.timeline:
+        from simulator.report.export import atomic_write
+        from simulator.report.timeline import timeline_json
+
+        atomic_write(args.timeline, timeline_json(result))
+        written.append(Path(args.timeline))
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_run(args) -> int:
+    from simulator import api
+    from simulator.config import load_config
+
+    config = load_config(args.config, _parse_overrides(args.overrides))
+    _, result = api.run(config, args.workload, timeline=bool(args.timeline))
+    _present(result, args)
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from simulator import api
+
+    result = api.replay(args.trace, args.config, timeline=bool(args.timeline))
+    _present(result, args)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    import yaml
+
+    from simulator.config import load_config
+
+    config = load_config(args.config, _parse_overrides(args.overrides))
+    print(f"{args.config}: valid {config.kind} config {config.name!r}")
+    print(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False),
+          end="")
+    return 0
+
+
+def cmd_lower(args) -> int:
+    from simulator import api
+    from simulator.config import load_config
+    from simulator.trace import write_trace
+
+    config = load_config(args.config, _parse_overrides(args.overrides))
+    trace = api.lower(config, args.workload)
+    write_trace(trace, args.output)
+    print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
+          f"{len(trace.layers)} layers ({trace.kind})", file=sys.stderr)
+    return 0
+
+
+def cmd_scalesim(args) -> int:
+    from simulator.config import load_config
+    from simulator.scalesim import run_scalesim
+
+    config = load_config(args.config)
+    if config.kind != "systolic":
+        raise ConfigError(f"scalesim needs a systolic config, got kind {config.kind!r}",
+                          where=args.config)
+    run = run_scalesim(config, args.topology, args.input_type, args.outdir)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"SCALE-Sim compatible run {run.run_name}", title_justify="left")
+    columns = ["LayerID", "Total Cycles", "Stall Cycles", "Overall Util %",
+               "Mapping Efficiency %", "Compute Util %"]
+    for col in columns:
+        table.add_column(col, justify="right")
+    for row in run.compute_rows:
+        table.add_row(*(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c])
+                        for c in columns))
+    Console().print(table)
+    print(f"wrote {run.report_dir}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "replay": cmd_replay, "validate": cmd_validate, "lower": cmd_lower,
+            "scalesim": cmd_scalesim}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ArchsimError as err:
+        print(f"archsim {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

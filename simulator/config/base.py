@@ -1,0 +1,140 @@
+"""Shared config pieces: strict pydantic base, memory/energy tables, and YAML loading with lines.
+
+Every error a user can make in a config file is reported as ``file:line: field.path: message``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulator.errors import ConfigError
+
+
+class Strict(BaseModel):
+    """Base of all config models: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class DramConfig(Strict):
+    """Off-chip memory: ``bandwidth`` in bytes/cycle shared by all transfers, ``latency`` in cycles."""
+
+    bandwidth: float = Field(32.0, gt=0)
+    latency: int = Field(100, ge=0)
+
+
+class EnergyTable(Strict):
+    """Energy per event in picojoules.
+
+    Defaults are 45 nm figures from Horowitz, "Computing's energy problem" (ISSCC 2014): an 8-bit
+    integer multiply-add is about 0.2 pJ, a read from a small (8-64 KB) SRAM about 1.25 pJ per byte
+    (10 pJ per 64-bit access), and a DRAM access about 160 pJ per byte (1.3-2.6 nJ per 64 bits).
+    """
+
+    mac_pj: float = Field(0.2, ge=0)
+    sram_pj_per_byte: float = Field(1.25, ge=0)
+    dram_pj_per_byte: float = Field(160.0, ge=0)
+
+
+# --------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict:
+    """Map every key path in a composed YAML tree to the 1-based line where it is written."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _line_index(value_node, path + (key,), out)
+            # keep the key's own line for the path (the value may start on a later line)
+            out[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, path + (i,), out)
+    return out
+
+
+def read_yaml(path: Path) -> tuple[Any, dict]:
+    """Parse a YAML file; return its data and the key-path -> line index."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read config: {err.strerror}", where=str(path)) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"invalid YAML: {problem}", where=where) from None
+    lines = _line_index(node) if node is not None else {}
+    return data, lines
+
+
+def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigError:
+    """Turn pydantic's report into one ConfigError naming file:line, the field path and the fix."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    line = None
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            line = lines[loc[:cut]]
+            break
+    where = f"{source}:{line}" if line else source
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+        parent_model = _model_at(first, err)
+        if parent_model:
+            msg += f"; accepted keys here: {', '.join(parent_model)}"
+    elif first["type"] == "literal_error":
+        msg = f"got {first.get('input')!r}; {msg.lower()}"
+    extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return ConfigError(f"{dotted}: {msg}{extra}", where=where)
+
+
+
+def _model_at(error: dict, err: ValidationError) -> list[str] | None:
+    ctx_model = getattr(err, "_archsim_model", None)
+    if ctx_model is None:
+        return None
+    model = ctx_model
+    for part in error["loc"][:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not isinstance(field.annotation, type):
+            return None
+        if not issubclass(field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def parse_model(model: type[BaseModel], data: Any, source: str, lines: dict) -> BaseModel:
+    """Validate ``data`` against ``model``; errors come back as a located :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError("a config must be a mapping of keys to values", where=source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        err._archsim_model = model  # type: ignore[attr-defined]
+        raise validation_error(err, source, lines) from None
+
+
+def set_dotted(data: dict, dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in a nested dict (creating mappings on the way): the sweep/override primitive."""
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {part!r} is not a mapping, cannot set a key inside it")
+    node[parts[-1]] = value

@@ -1,0 +1,59 @@
+"""Config of the ``systolic`` target: a TPU-like GEMM array with double-buffered operand SRAMs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from simulator.config.base import DramConfig, EnergyTable, Strict
+
+
+class ArrayConfig(Strict):
+    """The PE array: ``rows`` x ``cols`` and the dataflow (output/weight/input stationary)."""
+
+    rows: int = Field(ge=1, le=65536)
+    cols: int = Field(ge=1, le=65536)
+    dataflow: Literal["os", "ws", "is"] = "ws"
+
+
+class SramConfig(Strict):
+    """Per-operand SRAM sizes in KiB; each is split into two halves (double buffering)."""
+
+    ifmap_kb: float = Field(512, gt=0)
+    filter_kb: float = Field(512, gt=0)
+    ofmap_kb: float = Field(256, gt=0)
+
+
+class ScaleSimOptions(Strict):
+    """What a SCALE-Sim ``.cfg`` says beyond the common schema; used by ``archsim scalesim``.
+
+    ``bandwidth_mode`` is SCALE-Sim's ``InterfaceBandwidth`` (CALC estimates the bandwidth and never
+    stalls reads; USER limits it). In USER mode SCALE-Sim reads IFMAP/FILTER from DRAM at the
+    ``[layout]`` bank bandwidths and drains OFMAP at ``Bandwidth``.
+    """
+
+    run_name: str = "scale_run"
+    bandwidth_mode: Literal["calc", "user"] = "calc"
+    ifmap_offset: int = 0
+    filter_offset: int = 10_000_000
+    ofmap_offset: int = 20_000_000
+    ifmap_dram_bandwidth: int = Field(10, ge=1)
+    filter_dram_bandwidth: int = Field(10, ge=1)
+    ofmap_dram_bandwidth: int = Field(10, ge=1)
+    read_request_buffer: int = Field(32, ge=1)
+    write_request_buffer: int = Field(32, ge=1)
+
+
+class SystolicConfig(Strict):
+    """``kind: systolic``. Every field can be named by dotted path (``array.rows``) in sweeps."""
+
+    kind: Literal["systolic"] = "systolic"
+    name: str = "systolic"
+    clock_ghz: float = Field(1.0, gt=0)
+    array: ArrayConfig
+    sram: SramConfig = SramConfig()
+    dram: DramConfig = DramConfig()
+    word_bytes: int = Field(1, ge=1, le=8)
+    energy: EnergyTable = EnergyTable()
+    scalesim: ScaleSimOptions | None = None

@@ -1,0 +1,66 @@
+"""Turning engine statistics into a :class:`Result`: shared by every hardware kind."""
+
+from __future__ import annotations
+
+from simulator.config.base import EnergyTable
+from simulator.engine import EngineStats
+from simulator.result import BYTE_KEYS, LayerResult, Result, TimelineEvent, UnitResult
+from simulator.trace import Trace
+
+
+def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int]) -> dict[str, float]:
+    sram = (nbytes.get("sram_read", 0) + nbytes.get("sram_write", 0)) * table.sram_pj_per_byte
+    dram = (nbytes.get("dram_read", 0) + nbytes.get("dram_write", 0)) * table.dram_pj_per_byte
+    mac = macs * table.mac_pj
+    return {"mac": mac, "sram": sram, "dram": dram, "total": mac + sram + dram}
+
+
+def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_ghz: float,
+                 pe_count: int, energy: EnergyTable, macs_of, timeline: bool) -> Result:
+    """Aggregate per layer (by instruction tag, in the order the trace lists layers)."""
+    order = [layer.name for layer in trace.layers]
+    info = {layer.name: layer for layer in trace.layers}
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    layer_bytes = {name: dict.fromkeys(BYTE_KEYS, 0) for name in order}
+    for ins in trace.instructions:
+        tag = ins.layer
+        if tag not in layer_bytes:  # instructions tagged with a layer the header does not list
+            order.append(tag)
+            layer_bytes[tag] = dict.fromkeys(BYTE_KEYS, 0)
+        s, e = stats.start[ins.id], stats.end[ins.id]
+        first[tag] = min(first.get(tag, s), s)
+        last[tag] = max(last.get(tag, e), e)
+        lb = layer_bytes[tag]
+        for key, value in ins.bytes.items():
+            if key in lb:
+                lb[key] += value
+    layers: list[LayerResult] = []
+    prev_end = 0
+    for name in order:
+        end = last.get(name, prev_end)
+        cycles = max(0, end - prev_end)
+        macs = macs_of(name)
+        util = macs / (cycles * pe_count) if cycles and pe_count else 0.0
+        layers.append(LayerResult(
+            name=name, op=info[name].op if name in info else "?", cycles=cycles,
+            start=first.get(name, prev_end), end=end, macs=macs, utilization=util,
+            bytes=layer_bytes[name], energy_pj=energy_pj(energy, macs, layer_bytes[name])["total"],
+            dims=dict(info[name].dims) if name in info else {},
+        ))
+        prev_end = max(prev_end, end)
+    total = stats.total_cycles
+    totals = {key: sum(lr.bytes[key] for lr in layers) for key in BYTE_KEYS}
+    macs = sum(lr.macs for lr in layers)
+    units = [UnitResult(u, stats.unit_busy[u], stats.unit_stall[u],
+                        stats.unit_busy[u] / total if total else 0.0) for u in stats.unit_busy]
+    events = None
+    if timeline:
+        events = [TimelineEvent(ins.unit, stats.start[ins.id], stats.end[ins.id], ins.id, ins.op,
+                                ins.layer) for ins in trace.instructions]
+    return Result(
+        kind=trace.kind, config_name=config_name, workload=trace.workload, total_cycles=total,
+        clock_ghz=clock_ghz, macs=macs, utilization=macs / (total * pe_count) if total else 0.0,
+        pe_count=pe_count, instructions=len(trace.instructions), layers=layers, units=units,
+        bytes=totals, energy_pj=energy_pj(energy, macs, totals), timeline=events,
+    )

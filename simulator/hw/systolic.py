@@ -1,0 +1,67 @@
+"""Timing model of the ``systolic`` target: the array's fold latency rule and the DMA channel.
+
+A fold on an R x C array streams T operand rows. Output stationary: T + R + C - 2 cycles (R-1 to
+skew the inputs in, C-1 to drain the outputs). Weight/input stationary: T + 2R + C - 2 (R more to
+preload the stationary operand). These are SCALE-Sim's rules without its final -1 (it reports the
+index of the last cycle, not the count). A fold cut into T-chunks pays the head on its first chunk
+and the drain on its last, so an uninterrupted fold costs the same whole or chunked.
+"""
+
+from __future__ import annotations
+
+from simulator.config.systolic import SystolicConfig
+from simulator.engine import Channel, Engine, Task
+from simulator.errors import TraceError
+from simulator.hw.common import build_result
+from simulator.result import Result
+from simulator.trace import Trace
+
+DRAM = "dram"
+
+
+def fold_overheads(config: SystolicConfig) -> tuple[int, int]:
+    """(head, tail) cycles of one fold: the fill before the first row and the drain after."""
+    rows, cols = config.array.rows, config.array.cols
+    head = rows - 1 if config.array.dataflow == "os" else 2 * rows - 1
+    return head, cols - 1
+
+
+def fold_cycles(config: SystolicConfig, t: int) -> int:
+    """Cycles of a whole fold streaming ``t`` rows (the closed form tests check against)."""
+    head, tail = fold_overheads(config)
+    return t + head + tail
+
+
+def to_tasks(trace: Trace, config: SystolicConfig) -> list[Task]:
+    head, tail = fold_overheads(config)
+    rows, cols = config.array.rows, config.array.cols
+    tasks: list[Task] = []
+    append = tasks.append
+    for ins in trace.instructions:
+        deps = tuple(ins.deps)
+        op = ins.op
+        if op == "GEMM":
+            d = ins.dims
+            if d["rows"] > rows or d["cols"] > cols:
+                raise TraceError(
+                    f"GEMM fold uses {d['rows']}x{d['cols']} PEs but the config's array is "
+                    f"{rows}x{cols}; lower the workload again for this array",
+                    where=f"instruction {ins.id}")
+            cycles = d["t"] + (head if d.get("first", 1) else 0) + (tail if d.get("last", 1) else 0)
+            append(Task(ins.unit, cycles=cycles, deps=deps))
+        elif op in ("LOAD", "STORE", "IM2COL"):
+            nbytes = ins.bytes.get("dram_read", 0) + ins.bytes.get("dram_write", 0)
+            append(Task(ins.unit, channel=DRAM, nbytes=nbytes, deps=deps))
+        else:
+            raise TraceError(f"op {op} is not executed by the systolic target; it runs LOAD, "
+                             "STORE, GEMM, IM2COL", where=f"instruction {ins.id}")
+    return tasks
+
+
+def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = False) -> Result:
+    engine = Engine([Channel(DRAM, config.dram.bandwidth, config.dram.latency)])
+    stats = engine.run(to_tasks(trace, config))
+    macs = {layer.name: layer.macs for layer in trace.layers}
+    return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
+                        pe_count=config.array.rows * config.array.cols, energy=config.energy,
+                        macs_of=lambda name: macs.get(name, 0), timeline=timeline)

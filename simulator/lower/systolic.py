@@ -1,0 +1,279 @@
+"""Lower a Graph onto the ``systolic`` target: im2col, folding, temporal tiling, double buffering.
+
+Every GEMM-like op becomes GEMM(s) C[MxN] = A[MxK] x B[KxN]; a convolution first goes through an
+explicit IM2COL (the input is expanded into the MxK matrix in DRAM, M = output pixels,
+K = kh*kw*C) unless it is a 1x1 stride-1 conv whose input already is that matrix.
+
+The dataflow maps (Sr, Sc, T) onto the array as SCALE-Sim does: os (M, N, K), ws (K, N, M),
+is (K, M, N). Folds run column-fold outer, row-fold inner; a fold whose streamed operand does not
+fit in half its SRAM is cut along T into chunks, one GEMM instruction per chunk. Operands are
+loaded into one half of their double-buffered SRAM while the array works on the other half; a
+LOAD waits for the GEMMs that used the data it overwrites, a GEMM for its LOADs, a STORE for the
+GEMM that produced its outputs. An operand that fits whole in half its SRAM is loaded once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from simulator.config.systolic import SystolicConfig
+from simulator.errors import WorkloadError
+from simulator.trace import Instruction, LayerInfo, Trace
+from workloads.graph import Graph, Op
+
+GEMM_OPS = ("Gemm", "MatMul", "Conv")
+
+
+@dataclass
+class GemmShape:
+    """One GEMM of a layer, with the byte width of each operand and where its A comes from."""
+
+    m: int
+    n: int
+    k: int
+    a_bytes: int
+    b_bytes: int
+    c_bytes: int
+    a_tensor: str
+    b_tensor: str
+    c_tensor: str
+
+
+def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
+    """The GEMMs an op performs (one per group for grouped/depthwise convs)."""
+
+    def width(name: str) -> int:
+        bits = graph.tensor(name).bits
+        return max(1, math.ceil(bits / 8)) if bits else word_bytes
+
+    x, w = op.inputs[0], op.inputs[1]
+    y = op.outputs[0]
+    wa, wb, wc = width(x), width(w), width(y)
+    if op.type == "Conv":
+        n_out, c_per_group, kh, kw = graph.tensor(w).shape
+        _, _, oh, ow = graph.tensor(y).shape
+        batch = graph.tensor(x).shape[0]
+        group = int(op.attrs.get("group", 1))
+        return [GemmShape(batch * oh * ow, n_out // group, kh * kw * c_per_group, wa, wb, wc,
+                          x, w, y) for _ in range(group)]
+    a_shape, b_shape = graph.tensor(x).shape, graph.tensor(w).shape
+    if len(a_shape) < 2 or len(b_shape) != 2:
+        raise WorkloadError(f"{op.type} needs a 2-d (or batched) A and a 2-d B; got shapes "
+                            f"{a_shape} and {b_shape}", where=f"operator {op.name}")
+    m = math.prod(a_shape[:-1])
+    k, n = a_shape[-1], b_shape[1]
+    if op.attrs.get("transB"):
+        n, k2 = b_shape
+    else:
+        k2, n = b_shape
+    if k != k2:
+        raise WorkloadError(f"inner dimensions differ: A is {a_shape}, B is {b_shape}",
+                            where=f"operator {op.name}")
+    return [GemmShape(m, n, k, wa, wb, wc, x, w, y)]
+
+
+def needs_im2col(graph: Graph, op: Op) -> bool:
+    if op.type != "Conv":
+        return False
+    kh, kw = op.attrs["kernel_shape"]
+    strides = op.attrs.get("strides", [1, 1])
+    pads = op.attrs.get("pads", [0, 0, 0, 0])
+    return (kh, kw) != (1, 1) or any(s != 1 for s in strides) or any(pads)
+
+
+@dataclass
+class _Tile:
+    """A tile resident in an SRAM: its size and the last instruction that uses it."""
+
+    nbytes: int
+    release: int | None
+
+
+class _Sram:
+    """An operand SRAM of ``capacity`` bytes holding whole tiles, evicted oldest first.
+
+    Tiles are at most half the capacity, so one tile can be filled while another is in use:
+    double buffering, and more when tiles are small. A tile still resident when it is needed
+    again is reused, so an operand that fits on chip is read from DRAM once.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.half = max(1, capacity // 2)
+        self.tiles: OrderedDict[tuple, _Tile] = OrderedDict()
+        self.used = 0
+
+    def get(self, key: tuple) -> _Tile | None:
+        return self.tiles.get(key)
+
+    def allocate(self, key: tuple, nbytes: int) -> tuple[_Tile, list[int]]:
+        """Make room (evicting oldest tiles) and return the new tile and the instructions that
+        must finish before its space can be overwritten."""
+        waits: list[int] = []
+        while self.tiles and self.used + nbytes > self.capacity:
+            _, old = self.tiles.popitem(last=False)
+            self.used -= old.nbytes
+            if old.release is not None:
+                waits.append(old.release)
+        tile = _Tile(nbytes, None)
+        self.tiles[key] = tile
+        self.used += nbytes
+        return tile, waits
+
+    def drop(self, key: tuple) -> None:
+        tile = self.tiles.pop(key, None)
+        if tile is not None:
+            self.used -= tile.nbytes
+
+
+class _Emitter:
+    """Accumulates instructions with ids and layer tags."""
+
+    def __init__(self) -> None:
+        self.instructions: list[Instruction] = []
+
+    def emit(self, op: str, unit: str, layer: str, dims: dict, nbytes: dict, deps, tensor=None
+             ) -> int:
+        ident = len(self.instructions)
+        clean = sorted({d for d in deps if d is not None})
+        self.instructions.append(Instruction(ident, op, unit, layer, dims, nbytes, clean, tensor))
+        return ident
+
+
+class SystolicLowering:
+    """Stateful across layers so that SRAM contents and data dependencies carry over."""
+
+    def __init__(self, config: SystolicConfig) -> None:
+        self.cfg = config
+        self.R, self.C = config.array.rows, config.array.cols
+        kib = 1024
+        self.ifmap = _Sram(int(config.sram.ifmap_kb * kib))
+        self.filter = _Sram(int(config.sram.filter_kb * kib))
+        self.ofmap = _Sram(int(config.sram.ofmap_kb * kib))
+        self.out = _Emitter()
+        self.last_write: dict[str, int] = {}   # tensor -> last instruction writing it to DRAM
+
+    def _fetch(self, sram: _Sram, key: tuple, nbytes: int, layer: str, tensor: str) -> _Tile:
+        """The resident tile ``key``, loaded from DRAM by one LOAD if it is not on chip."""
+        tile = sram.get(key)
+        if tile is not None:
+            return tile
+        tile, waits = sram.allocate(key, nbytes)
+        tile.release = self.out.emit(
+            "LOAD", "dma_load", layer, {"elems_bytes": nbytes},
+            {"dram_read": nbytes, "sram_write": nbytes},
+            [*waits, self.last_write.get(tensor)], tensor)
+        return tile
+
+    def lower_layer(self, graph: Graph, op: Op) -> LayerInfo:
+        shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
+        layer = op.name
+        a_source = shapes[0].a_tensor
+        if needs_im2col(graph, op):
+            s = shapes[0]
+            lowered = f"{layer}.im2col"
+            in_bytes = graph.tensor(a_source).numel * s.a_bytes
+            out_bytes = sum(g.m * g.k for g in shapes) * s.a_bytes
+            self.last_write[lowered] = self.out.emit(
+                "IM2COL", "im2col", layer, {"m": s.m, "k": s.k, "groups": len(shapes)},
+                {"dram_read": in_bytes, "dram_write": out_bytes},
+                [self.last_write.get(a_source)], lowered)
+            a_source = lowered
+        for group, shape in enumerate(shapes):
+            self._lower_gemm(shape, layer, a_source, group)
+        s = shapes[0]
+        return LayerInfo(name=layer, op=op.type, macs=sum(g.m * g.n * g.k for g in shapes),
+                         dims={"m": s.m, "n": s.n, "k": s.k, "groups": len(shapes)})
+
+    def _chunk_len(self, g: GemmShape, t: int) -> int:
+        """Longest T-chunk whose streamed tiles and output tile each fit in half their SRAM."""
+        R, C, df = self.R, self.C, self.cfg.array.dataflow
+        limits = []
+        if df == "os":  # A[r x tk] and B[tk x c] stream; outputs stay in the PEs
+            limits += [self.ifmap.half // (R * g.a_bytes), self.filter.half // (C * g.b_bytes)]
+        elif df == "ws":  # A[tm x r] streams, C[tm x c] partial sums
+            limits += [self.ifmap.half // (R * g.a_bytes), self.ofmap.half // (C * g.c_bytes)]
+        else:  # is: B[r x tn] streams, C[c x tn] partial sums
+            limits += [self.filter.half // (R * g.b_bytes), self.ofmap.half // (C * g.c_bytes)]
+        return max(1, min(t, *limits))
+
+    def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int) -> None:
+        df, R, C = self.cfg.array.dataflow, self.R, self.C
+        sr, sc, t = {"os": (g.m, g.n, g.k), "ws": (g.k, g.n, g.m), "is": (g.k, g.m, g.n)}[df]
+        fr, fc = math.ceil(sr / R), math.ceil(sc / C)
+        tk = self._chunk_len(g, t)
+        chunks = [(t0, min(tk, t - t0)) for t0 in range(0, t, tk)]
+        # ws/is: partial sums of a column fold stay on chip across K folds when they all fit.
+        psum_on_chip = df == "os" or t * C * g.c_bytes <= self.ofmap.half
+        emit = self.out.emit
+        for j in range(fc):
+            c = min(C, sc - j * C)
+            for i in range(fr):
+                r = min(R, sr - i * R)
+                for ci, (t0, tl) in enumerate(chunks):
+                    first, last = ci == 0, ci == len(chunks) - 1
+                    # Operand tiles, keyed so that a tile needed again is found on chip.
+                    if df == "os":
+                        a = ((a_src, group, i, t0), r * tl * g.a_bytes, r * tl)
+                        b = ((g.b_tensor, group, j, t0), tl * c * g.b_bytes, tl * c)
+                    elif df == "ws":
+                        a = ((a_src, group, i, t0), tl * r * g.a_bytes, tl * r)
+                        b = ((g.b_tensor, group, i, j), r * c * g.b_bytes, r * c if first else 0)
+                    else:
+                        a = ((a_src, group, i, j), r * c * g.a_bytes, r * c if first else 0)
+                        b = ((g.b_tensor, group, i, t0), r * tl * g.b_bytes, r * tl)
+                    a_tile = self._fetch(self.ifmap, a[0], a[1], layer, a_src)
+                    b_tile = self._fetch(self.filter, b[0], b[1], layer, g.b_tensor)
+                    deps = [a_tile.release, b_tile.release]
+                    sram_read = a[2] * g.a_bytes + b[2] * g.b_bytes
+                    # Output tile: os completes r x c outputs per fold; ws/is add T x c partial
+                    # sums per K fold, on chip if they fit, else spilled to DRAM and read back.
+                    out_elems = r * c if df == "os" else tl * c
+                    out_bytes = out_elems * g.c_bytes
+                    if df == "os":
+                        out_key = (g.c_tensor, group, i, j)
+                    else:
+                        out_key = (g.c_tensor, group, j, t0)
+                        if i > 0:
+                            sram_read += out_bytes
+                    out_tile = self.ofmap.get(out_key)
+                    if out_tile is None and df != "os" and i > 0:
+                        out_tile = self._fetch(self.ofmap, out_key, out_bytes, layer,
+                                               f"{g.c_tensor}.psum")
+                    elif out_tile is None:
+                        out_tile, waits = self.ofmap.allocate(out_key, out_bytes)
+                        deps += waits
+                    deps.append(out_tile.release)
+                    writes = df != "os" or last
+                    gemm = emit("GEMM", "array", layer,
+                                {"rows": r, "cols": c, "t": tl, "first": int(first),
+                                 "last": int(last)},
+                                {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
+                                deps, g.c_tensor)
+                    a_tile.release = b_tile.release = out_tile.release = gemm
+                    final = (df == "os" and last) or (df != "os" and i == fr - 1)
+                    spill = df != "os" and not psum_on_chip and i < fr - 1
+                    if final or spill:
+                        tensor = g.c_tensor if final else f"{g.c_tensor}.psum"
+                        store = emit("STORE", "dma_store", layer, {"elems_bytes": out_bytes},
+                                     {"sram_read": out_bytes, "dram_write": out_bytes}, [gemm],
+                                     tensor)
+                        out_tile.release = self.last_write[tensor] = store
+
+
+def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:
+    """Lower every GEMM-like op of ``graph``; other op types are an error naming the operator."""
+    graph.validate()
+    lowering = SystolicLowering(config)
+    layers = []
+    for op in graph.ops:
+        if op.type not in GEMM_OPS:
+            raise WorkloadError(f"operator type {op.type!r} is not supported by the systolic "
+                                f"target; supported: {', '.join(GEMM_OPS)}",
+                                where=f"operator {op.name}")
+        layers.append(lowering.lower_layer(graph, op))
+    return Trace(kind="systolic", config=config.model_dump(mode="json"),
+                 workload=workload or graph.name, layers=layers,
+                 instructions=lowering.out.instructions)

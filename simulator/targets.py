@@ -1,0 +1,34 @@
+"""The registry of hardware kinds: each names its config model, its lowering and its hw model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    lower: Callable[..., Any]      # (graph, config, workload_name) -> Trace
+    simulate: Callable[..., Any]   # (trace, config, timeline) -> Result
+
+
+def _systolic() -> Target:
+    from simulator.hw.systolic import simulate_systolic
+    from simulator.lower.systolic import lower_systolic
+
+    return Target("systolic", lower_systolic, simulate_systolic)
+
+
+_FACTORIES: dict[str, Callable[[], Target]] = {"systolic": _systolic}
+
+
+def get_target(kind: str) -> Target:
+    try:
+        return _FACTORIES[kind]()
+    except KeyError:
+        raise ConfigError(f"no target of kind {kind!r}; known kinds: {', '.join(_FACTORIES)}") \
+            from None

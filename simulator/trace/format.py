@@ -1,0 +1,172 @@
+"""The trace: the contract between lowering and simulation, kept in memory or as JSON Lines.
+
+Line 1 is a header ``{"format": "archsim-trace", "version": 1, "kind": ..., "config": {...},
+"workload": ..., "layers": [...]}``; every further line is one instruction. Writing is canonical
+(sorted keys, compact separators) so the same trace is byte-identical every time.
+See docs/trace-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import TraceError
+
+FORMAT_NAME = "archsim-trace"
+FORMAT_VERSION = 1
+OPS = ("LOAD", "STORE", "GEMM", "IM2COL", "SPGEMM", "VEC", "GATHER", "SCATTER", "SEND", "RECV",
+       "BARRIER")
+
+
+@dataclass(slots=True)
+class Instruction:
+    """One instruction. ``dims`` are the op's integer dimensions; ``bytes`` counts the traffic it
+    causes per memory level and direction (``dram_read``, ``sram_write``, ...)."""
+
+    id: int
+    op: str
+    unit: str
+    layer: str
+    dims: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    deps: list[int] = field(default_factory=list)
+    tensor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "op": self.op, "unit": self.unit, "layer": self.layer,
+                               "dims": self.dims, "bytes": self.bytes, "deps": self.deps}
+        if self.tensor is not None:
+            out["tensor"] = self.tensor
+        return out
+
+
+@dataclass
+class LayerInfo:
+    """Per-layer facts the report needs but instructions do not carry: op type, MACs, GEMM shape."""
+
+    name: str
+    op: str
+    macs: int
+    dims: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "op": self.op, "macs": self.macs, "dims": self.dims}
+
+
+@dataclass
+class Trace:
+    kind: str
+    config: dict[str, Any]
+    workload: str
+    layers: list[LayerInfo] = field(default_factory=list)
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def header(self) -> dict[str, Any]:
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": self.kind,
+                "config": self.config, "workload": self.workload,
+                "layers": [layer.to_json() for layer in self.layers]}
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def write_trace(trace: Trace, path: str | Path) -> None:
+    """Write atomically (temp file + rename): a failed write never leaves half a trace behind."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(_dump(trace.header()) + "\n")
+            for ins in trace.instructions:
+                fh.write(_dump(ins.to_json()) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_INT_MAPS = ("dims", "bytes")
+
+
+def _instruction(obj: Any, where: str, expected_id: int) -> Instruction:
+    if not isinstance(obj, dict):
+        raise TraceError("an instruction must be a JSON object", where)
+    missing = [k for k in ("id", "op", "unit", "layer", "deps") if k not in obj]
+    if missing:
+        raise TraceError(f"instruction lacks {', '.join(missing)}; required keys: id, op, unit, "
+                         "layer, dims, bytes, deps", where)
+    unknown = set(obj) - {"id", "op", "unit", "layer", "dims", "bytes", "deps", "tensor"}
+    if unknown:
+        raise TraceError(f"unknown key(s) {', '.join(sorted(unknown))}", where)
+    if obj["id"] != expected_id:
+        raise TraceError(f"id {obj['id']!r} out of sequence; expected {expected_id} "
+                         "(ids count up from 0 in file order)", where)
+    if obj["op"] not in OPS:
+        raise TraceError(f"unknown op {obj['op']!r}; accepted: {', '.join(OPS)}", where)
+    for key in ("unit", "layer"):
+        if not isinstance(obj[key], str):
+            raise TraceError(f"{key} must be a string", where)
+    for key in _INT_MAPS:
+        value = obj.get(key, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+        ):
+            raise TraceError(f"{key} must map names to non-negative integers", where)
+    deps = obj["deps"]
+    if not isinstance(deps, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < expected_id for d in deps
+    ):
+        raise TraceError("deps must be a list of ids of earlier instructions", where)
+    return Instruction(id=obj["id"], op=obj["op"], unit=obj["unit"], layer=obj["layer"],
+                       dims=obj.get("dims", {}), bytes=obj.get("bytes", {}), deps=deps,
+                       tensor=obj.get("tensor"))
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read and validate a trace; any malformed line is reported with its line number."""
+    path = Path(path)
+    try:
+        fh = path.open()
+    except OSError as err:
+        raise TraceError(f"cannot read trace: {err.strerror}", where=str(path)) from None
+    with fh:
+        first = fh.readline()
+        if not first.strip():
+            raise TraceError("empty file; expected an archsim trace header line", f"{path}:1")
+        try:
+            head = json.loads(first)
+        except json.JSONDecodeError as err:
+            raise TraceError(f"header is not valid JSON ({err.msg})", f"{path}:1") from None
+        if not isinstance(head, dict) or head.get("format") != FORMAT_NAME:
+            raise TraceError(f'not an archsim trace: the header needs "format": "{FORMAT_NAME}"',
+                             f"{path}:1")
+        if head.get("version") != FORMAT_VERSION:
+            raise TraceError(f"trace format version {head.get('version')!r} is not supported; "
+                             f"this archsim reads version {FORMAT_VERSION}", f"{path}:1")
+        for key in ("kind", "config", "workload", "layers"):
+            if key not in head:
+                raise TraceError(f"header lacks {key!r}", f"{path}:1")
+        try:
+            layers = [LayerInfo(name=x["name"], op=x["op"], macs=int(x["macs"]),
+                                dims=dict(x.get("dims", {}))) for x in head["layers"]]
+        except (KeyError, TypeError, ValueError):
+            raise TraceError("header 'layers' must be a list of {name, op, macs, dims}",
+                             f"{path}:1") from None
+        instructions: list[Instruction] = []
+        for lineno, line in enumerate(fh, start=2):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise TraceError(f"not valid JSON ({err.msg} at column {err.colno})", where) from None
+            instructions.append(_instruction(obj, where, len(instructions)))
+    return Trace(kind=head["kind"], config=head["config"], workload=head["workload"],
+                 layers=layers, instructions=instructions)

@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to shipped configs and the public SCALE-Sim reference data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+SCALESIM_REF = ROOT.parent / "shared" / "reference" / "scalesim"
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+def systolic_config(rows=32, cols=32, dataflow="ws", bandwidth=1e12, latency=0, **extra):
+    """A systolic config built in code; huge bandwidth by default so DMA never limits compute."""
+    from simulator.config import config_from_dict
+
+    data = {"kind": "systolic", "name": f"t{rows}x{cols}{dataflow}",
+            "array": {"rows": rows, "cols": cols, "dataflow": dataflow},
+            "dram": {"bandwidth": bandwidth, "latency": latency}}
+    data.update(extra)
+    return config_from_dict(data)
