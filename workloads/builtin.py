@@ -15,8 +15,8 @@ def parse_builtin(spec: str) -> Graph:
     """Build a one-layer Graph from a built-in name; errors say the accepted form."""
     kind, _, args = spec.partition(":")
     if kind not in BUILTIN_FORMS:
-        raise WorkloadError(f"unknown built-in workload {kind!r}; accepted: "
-                            + ", ".join(f"{k}:{v[0]}" for k, v in BUILTIN_FORMS.items()), where=spec)
+        accepted = ", ".join(f"{k}:{v[0]}" for k, v in BUILTIN_FORMS.items())
+        raise WorkloadError(f"unknown built-in workload {kind!r}; accepted: {accepted}", spec)
     form, lo, hi = BUILTIN_FORMS[kind]
     parts = [p.strip() for p in args.split(",")] if args else []
     try:

@@ -33,7 +33,7 @@ class Tensor:
 
 @dataclass
 class Op:
-    """One operator: ``type`` is ONNX-like (``Gemm``, ``MatMul``, ``Conv``); attrs are plain data."""
+    """One operator: ``type`` is ONNX-like (``Gemm``, ``MatMul``, ``Conv``); plain-data attrs."""
 
     name: str
     type: str
@@ -100,14 +100,15 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_begin: int = 0, pa
     """Output length of a convolution along one axis (floor by default; SCALE-Sim uses ceil)."""
     span = size + pad_begin + pad_end - kernel
     if span < 0:
-        raise WorkloadError(f"kernel {kernel} is larger than the padded input {size + pad_begin + pad_end}")
+        padded = size + pad_begin + pad_end
+        raise WorkloadError(f"kernel {kernel} is larger than the padded input {padded}")
     return (-(-span // stride) if ceil_mode else span // stride) + 1
 
 
 def add_conv(graph: Graph, name: str, x: str, c_out: int, kernel: tuple[int, int],
              stride: tuple[int, int] = (1, 1), pads: tuple[int, int, int, int] = (0, 0, 0, 0),
              group: int = 1, ceil_mode: bool = False) -> str:
-    """Append a Conv op (NCHW input ``x``) with a fresh weight and output tensor; return the output."""
+    """Append a Conv op on NCHW input ``x`` with fresh weight and output tensors; return output."""
     n, c_in, h, w = graph.tensor(x).shape
     kh, kw = kernel
     if c_in % group or c_out % group:

@@ -11,8 +11,8 @@ from workloads.zoo import ZOO, load_zoo
 
 
 def load_workload(spec: str) -> Graph:
-    """``gemm:...``/``conv:...`` built-ins, a zoo model name, or a SCALE-Sim topology ``.csv`` (``FILE.csv`` reads
-    conv rows or GEMM rows by their width; ``FILE.csv:gemm``/``:conv`` forces the reading)."""
+    """``gemm:...``/``conv:...`` built-ins, a zoo model name, or a SCALE-Sim topology ``.csv``
+    (``FILE.csv`` reads conv or GEMM rows by their width; ``FILE.csv:gemm``/``:conv`` forces it)."""
     kind = spec.partition(":")[0]
     if kind in BUILTIN_FORMS:
         return parse_builtin(spec)
@@ -35,7 +35,7 @@ def load_workload(spec: str) -> Graph:
 
 
 def sniff_input_type(path: Path) -> str:
-    """``gemm`` when the first data row has the 3 numeric fields of ``name,M,N,K,``, else ``conv``."""
+    """``gemm`` when the first data row has the 3 fields of ``name,M,N,K,``, else ``conv``."""
     for line in path.read_text().splitlines()[1:]:
         fields = [f for f in line.split(",")[1:] if f.strip()]
         if fields:

@@ -1,4 +1,4 @@
-"""Hardware configs: one pydantic model per target kind, loaded from YAML (or SCALE-Sim ``.cfg``)."""
+"""Hardware configs: one pydantic model per target kind, from YAML (or a SCALE-Sim ``.cfg``)."""
 
 from __future__ import annotations
 

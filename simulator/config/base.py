@@ -21,7 +21,7 @@ class Strict(BaseModel):
 
 
 class DramConfig(Strict):
-    """Off-chip memory: ``bandwidth`` in bytes/cycle shared by all transfers, ``latency`` in cycles."""
+    """Off-chip memory: ``bandwidth`` in bytes/cycle, shared by all transfers; ``latency``."""
 
     bandwidth: float = Field(32.0, gt=0)
     latency: int = Field(100, ge=0)
@@ -97,7 +97,11 @@ def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigEr
         if parent_model:
             msg += f"; accepted keys here: {', '.join(parent_model)}"
     elif first["type"] == "literal_error":
-        msg = f"got {first.get('input')!r}; {msg.lower()}"
+        msg = f"got {first.get('input')!r}; {msg[0].lower()}{msg[1:]}"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    else:
+        msg = f"{msg[0].lower()}{msg[1:]}, got {first.get('input')!r}"
     extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return ConfigError(f"{dotted}: {msg}{extra}", where=where)
 
@@ -130,7 +134,7 @@ def parse_model(model: type[BaseModel], data: Any, source: str, lines: dict) -> 
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested dict (creating mappings on the way): the sweep/override primitive."""
+    """Set ``a.b.c`` in a nested dict, creating mappings on the way: the override primitive."""
     parts = dotted.split(".")
     node = data
     for part in parts[:-1]:

@@ -1,4 +1,4 @@
-"""The discrete-event core: units that drain in-order task queues on a SimPy clock of integer cycles.
+"""The discrete-event core: units drain in-order task queues on a SimPy clock of integer cycles.
 
 The engine is hardware-agnostic. A hardware model turns its instructions into :class:`Task` s (which
 unit runs it, for how many cycles, or how many bytes it moves over which :class:`Channel`, and which
@@ -8,7 +8,6 @@ shared bandwidth, and dependencies. One SimPy event per task, never one per cycl
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import simpy
@@ -26,7 +25,7 @@ class Channel:
     latency: int = 0
 
     def occupancy(self, nbytes: int) -> int:
-        return math.ceil(nbytes / self.bytes_per_cycle) if nbytes > 0 else 0
+        return -(-nbytes // self.bytes_per_cycle) if nbytes > 0 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,85 +54,100 @@ class EngineStats:
 
 
 class Engine:
-    """Runs a list of tasks. Each distinct ``Task.unit`` becomes one SimPy process."""
+    """Runs a task list. Each distinct unit becomes one SimPy process.
+
+    A task's end time is known the moment it starts, so a unit computes when its next task can
+    begin (its dependencies' end times) and sleeps once: one SimPy event per task. A transfer
+    first wakes at the moment it is ready, so the channel is granted in the order requests
+    really arrive (FIFO), then sleeps until its last byte has left.
+    """
 
     def __init__(self, channels: list[Channel] | None = None) -> None:
         self.channels = {c.name: c for c in channels or []}
 
     def run(self, tasks: list[Task]) -> EngineStats:
+        return self.run_columns([t.unit for t in tasks], [t.cycles for t in tasks],
+                                [t.channel for t in tasks], [t.nbytes for t in tasks],
+                                [t.deps for t in tasks])
+
+    def run_columns(self, units: list[str], cycles: list[int], channels: list[str | None],
+                    nbytes: list[int], deps: list) -> EngineStats:
+        """The same as :meth:`run` on parallel columns (what hardware models build, cheaply)."""
         env = simpy.Environment()
-        n = len(tasks)
+        n = len(units)
         start = [-1] * n
-        end = [-1] * n
-        done = [False] * n
-        waiters: dict[int, simpy.Event] = {}
+        end = [-1] * n   # known as soon as the task is scheduled
+        scheduled: dict[int, simpy.Event] = {}
         queues: dict[str, list[int]] = {}
-        for i, task in enumerate(tasks):
-            for d in task.deps:
+        for i in range(n):
+            for d in deps[i]:
                 if not 0 <= d < i:
                     raise TraceError(f"task {i} depends on {d}; dependencies must point to earlier "
                                      "instructions", where=f"instruction {i}")
-            if task.channel is not None and task.channel not in self.channels:
-                raise TraceError(f"unknown channel {task.channel!r}; known: "
+            ch = channels[i]
+            if ch is not None and ch not in self.channels:
+                raise TraceError(f"unknown channel {ch!r}; known: "
                                  f"{', '.join(self.channels) or 'none'}", where=f"instruction {i}")
-            queues.setdefault(task.unit, []).append(i)
-        channel_free = {name: 0 for name in self.channels}
-        channel_bytes = {name: 0 for name in self.channels}
-        channel_busy = {name: 0 for name in self.channels}
-        unit_busy = {u: 0 for u in queues}
-        unit_stall = {u: 0 for u in queues}
-
-        def complete(i: int) -> None:
-            done[i] = True
-            end[i] = int(env.now)
-            ev = waiters.pop(i, None)
-            if ev is not None:
-                ev.succeed()
+            queues.setdefault(units[i], []).append(i)
+        channel_free = dict.fromkeys(self.channels, 0)
+        channel_bytes = dict.fromkeys(self.channels, 0)
+        channel_busy = dict.fromkeys(self.channels, 0)
+        unit_busy = dict.fromkeys(queues, 0)
+        unit_stall = dict.fromkeys(queues, 0)
+        link = {name: (c.bytes_per_cycle, c.latency) for name, c in self.channels.items()}
 
         def unit_process(unit: str, queue: list[int]):
             busy = stall = 0
+            timeout = env.timeout
             for i in queue:
-                task = tasks[i]
-                ready_at = env.now
-                for d in task.deps:
-                    if not done[d]:
-                        ev = waiters.get(d)
+                free_at = env.now
+                ready = free_at
+                for d in deps[i]:
+                    if end[d] < 0:  # not yet scheduled: wait until it is
+                        ev = scheduled.get(d)
                         if ev is None:
-                            ev = waiters[d] = env.event()
+                            ev = scheduled[d] = env.event()
                         yield ev
-                if task.channel is None:
-                    start[i] = int(env.now)
-                    stall += env.now - ready_at
-                    if task.cycles:
-                        yield env.timeout(task.cycles)
-                    busy += task.cycles
-                    complete(i)
-                    continue
-                ch = self.channels[task.channel]
-                begin = max(env.now, channel_free[task.channel])
-                occupied = ch.occupancy(task.nbytes) + task.cycles
-                channel_free[task.channel] = begin + occupied
-                channel_bytes[task.channel] += task.nbytes
-                channel_busy[task.channel] += occupied
-                start[i] = int(begin)
-                stall += begin - ready_at
-                busy += occupied
-                yield env.timeout(begin + occupied - env.now)
-                if ch.latency:
-                    env.timeout(ch.latency).callbacks.append(lambda _e, i=i: complete(i))
+                    if end[d] > ready:
+                        ready = end[d]
+                ch = channels[i]
+                if ch is None:
+                    start[i] = ready
+                    end[i] = finish = ready + cycles[i]
+                    busy += cycles[i]
+                    hold = finish
                 else:
-                    complete(i)
-            unit_busy[unit] = busy
+                    if ready > env.now:
+                        yield timeout(ready - env.now)
+                    bw, latency = link[ch]
+                    size = nbytes[i]
+                    occupied = (-(-size // bw) if size > 0 else 0) + cycles[i]
+                    begin = max(ready, channel_free[ch])
+                    hold = channel_free[ch] = begin + occupied
+                    channel_bytes[ch] += size
+                    channel_busy[ch] += occupied
+                    start[i] = begin
+                    end[i] = hold + latency
+                    busy += occupied
+                stall += start[i] - free_at
+                ev = scheduled.pop(i, None)
+                if ev is not None:
+                    ev.succeed()
+                if hold > env.now:
+                    yield timeout(hold - env.now)
+            unit_busy[unit] = int(busy)
             unit_stall[unit] = int(stall)
 
         for unit, queue in queues.items():
             env.process(unit_process(unit, queue))
         env.run()
-        if not all(done):
-            stuck = done.index(False)
-            raise TraceError(f"deadlock: instruction {stuck} ({tasks[stuck].unit}) never ran; its "
+        if min(end, default=0) < 0:
+            stuck = end.index(-1)
+            raise TraceError(f"deadlock: instruction {stuck} ({units[stuck]}) never ran; its "
                              "dependencies form a cycle with its unit's queue order",
                              where=f"instruction {stuck}")
+        start = [int(x) for x in start]
+        end = [int(x) for x in end]
         return EngineStats(
             total_cycles=max(end, default=0), start=start, end=end, unit_busy=unit_busy,
             unit_stall=unit_stall, channel_bytes=channel_bytes, channel_busy=channel_busy,

@@ -10,7 +10,7 @@ and the drain on its last, so an uninterrupted fold costs the same whole or chun
 from __future__ import annotations
 
 from simulator.config.systolic import SystolicConfig
-from simulator.engine import Channel, Engine, Task
+from simulator.engine import Channel, Engine
 from simulator.errors import TraceError
 from simulator.hw.common import build_result
 from simulator.result import Result
@@ -32,13 +32,20 @@ def fold_cycles(config: SystolicConfig, t: int) -> int:
     return t + head + tail
 
 
-def to_tasks(trace: Trace, config: SystolicConfig) -> list[Task]:
+def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, list, list]:
+    """The engine's task columns (unit, cycles, channel, bytes, deps), one row per instruction."""
     head, tail = fold_overheads(config)
     rows, cols = config.array.rows, config.array.cols
-    tasks: list[Task] = []
-    append = tasks.append
+    n = len(trace.instructions)
+    units: list[str] = [""] * n
+    cycles = [0] * n
+    channels: list[str | None] = [None] * n
+    nbytes = [0] * n
+    deps: list = [()] * n
     for ins in trace.instructions:
-        deps = tuple(ins.deps)
+        i = ins.id
+        units[i] = ins.unit
+        deps[i] = ins.deps
         op = ins.op
         if op == "GEMM":
             d = ins.dims
@@ -46,21 +53,22 @@ def to_tasks(trace: Trace, config: SystolicConfig) -> list[Task]:
                 raise TraceError(
                     f"GEMM fold uses {d['rows']}x{d['cols']} PEs but the config's array is "
                     f"{rows}x{cols}; lower the workload again for this array",
-                    where=f"instruction {ins.id}")
-            cycles = d["t"] + (head if d.get("first", 1) else 0) + (tail if d.get("last", 1) else 0)
-            append(Task(ins.unit, cycles=cycles, deps=deps))
+                    where=f"instruction {i}")
+            cycles[i] = d["t"] + (head if d.get("first", 1) else 0) + \
+                (tail if d.get("last", 1) else 0)
         elif op in ("LOAD", "STORE", "IM2COL"):
-            nbytes = ins.bytes.get("dram_read", 0) + ins.bytes.get("dram_write", 0)
-            append(Task(ins.unit, channel=DRAM, nbytes=nbytes, deps=deps))
+            b = ins.bytes
+            channels[i] = DRAM
+            nbytes[i] = b.get("dram_read", 0) + b.get("dram_write", 0)
         else:
             raise TraceError(f"op {op} is not executed by the systolic target; it runs LOAD, "
-                             "STORE, GEMM, IM2COL", where=f"instruction {ins.id}")
-    return tasks
+                             "STORE, GEMM, IM2COL", where=f"instruction {i}")
+    return units, cycles, channels, nbytes, deps
 
 
 def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = False) -> Result:
     engine = Engine([Channel(DRAM, config.dram.bandwidth, config.dram.latency)])
-    stats = engine.run(to_tasks(trace, config))
+    stats = engine.run_columns(*to_columns(trace, config))
     macs = {layer.name: layer.macs for layer in trace.layers}
     return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
                         pe_count=config.array.rows * config.array.cols, energy=config.energy,

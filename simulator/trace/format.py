@@ -166,7 +166,8 @@ def read_trace(path: str | Path) -> Trace:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                raise TraceError(f"not valid JSON ({err.msg} at column {err.colno})", where) from None
+                raise TraceError(f"not valid JSON ({err.msg} at column {err.colno})",
+                                 where) from None
             instructions.append(_instruction(obj, where, len(instructions)))
     return Trace(kind=head["kind"], config=head["config"], workload=head["workload"],
                  layers=layers, instructions=instructions)
