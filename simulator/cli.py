@@ -99,9 +99,14 @@ def _version() -> str:
 # commands
 
 
-def _present(result, args) -> None:
+def _console():
+    """A rich console; wide when writing to a pipe or file, so tables are not cut at 80 columns."""
     from rich.console import Console
 
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _present(result, args) -> None:
     from simulator.report.export import summary_json, write_outputs
 
     if args.json:
@@ -109,7 +114,7 @@ def _present(result, args) -> None:
     else:
         from simulator.report.table import layer_table, totals_lines
 
-        console = Console()
+        console = _console()
         console.print(layer_table(result))
         for line in totals_lines(result):
             console.print(line, highlight=False)
@@ -178,7 +183,6 @@ def cmd_scalesim(args) -> int:
         raise ConfigError(f"scalesim needs a systolic config, got kind {config.kind!r}",
                           where=args.config)
     run = run_scalesim(config, args.topology, args.input_type, args.outdir)
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"SCALE-Sim compatible run {run.run_name}", title_justify="left")
@@ -189,7 +193,7 @@ def cmd_scalesim(args) -> int:
     for row in run.compute_rows:
         table.add_row(*(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c])
                         for c in columns))
-    Console().print(table)
+    _console().print(table)
     print(f"wrote {run.report_dir}", file=sys.stderr)
     return 0
 

@@ -162,7 +162,7 @@ class SystolicLowering:
             return tile
         tile, waits = sram.allocate(key, nbytes)
         tile.release = self.out.emit(
-            "LOAD", "dma_load", layer, {"elems_bytes": nbytes},
+            "LOAD", "dma_load", layer, {},
             {"dram_read": nbytes, "sram_write": nbytes},
             [*waits, self.last_write.get(tensor)], tensor)
         return tile
@@ -257,7 +257,7 @@ class SystolicLowering:
                     spill = df != "os" and not psum_on_chip and i < fr - 1
                     if final or spill:
                         tensor = g.c_tensor if final else f"{g.c_tensor}.psum"
-                        store = emit("STORE", "dma_store", layer, {"elems_bytes": out_bytes},
+                        store = emit("STORE", "dma_store", layer, {},
                                      {"sram_read": out_bytes, "dram_write": out_bytes}, [gemm],
                                      tensor)
                         out_tile.release = self.last_write[tensor] = store
@@ -274,6 +274,6 @@ def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = 
                                 f"target; supported: {', '.join(GEMM_OPS)}",
                                 where=f"operator {op.name}")
         layers.append(lowering.lower_layer(graph, op))
-    return Trace(kind="systolic", config=config.model_dump(mode="json"),
+    return Trace(kind="systolic", config=config.model_dump(mode="json", exclude_none=True),
                  workload=workload or graph.name, layers=layers,
                  instructions=lowering.out.instructions)
