@@ -20,23 +20,27 @@ def lower(config, workload: str | Graph) -> Trace:
     return get_target(config.kind).lower(graph, config, name)
 
 
-def simulate(trace: Trace, config=None, timeline: bool = False) -> Result:
-    """Run a trace on ``config`` (default: the config recorded in the trace header)."""
+def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -> Result:
+    """Run a trace on ``config`` (default: the config recorded in the trace header).
+
+    ``progress(done, total)``, if given, is called as instructions are scheduled.
+    """
     if config is None:
         config = config_from_dict(trace.config, "trace header")
     if config.kind != trace.kind:
         raise TraceError(f"trace was lowered for kind {trace.kind!r} but the config is kind "
                          f"{config.kind!r}; replay on a config of the same kind")
-    return get_target(config.kind).simulate(trace, config, timeline)
+    return get_target(config.kind).simulate(trace, config, timeline, progress)
 
 
-def run(config, workload: str | Graph, timeline: bool = False) -> tuple[Trace, Result]:
+def run(config, workload: str | Graph, timeline: bool = False,
+        progress=None) -> tuple[Trace, Result]:
     trace = lower(config, workload)
-    return trace, simulate(trace, config, timeline)
+    return trace, simulate(trace, config, timeline, progress)
 
 
 def replay(path: str | Path, config_path: str | Path | None = None,
-           timeline: bool = False) -> Result:
+           timeline: bool = False, progress=None) -> Result:
     trace = read_trace(path)
     config = load_config(config_path) if config_path else None
-    return simulate(trace, config, timeline)
+    return simulate(trace, config, timeline, progress)

@@ -131,20 +131,54 @@ def _present(result, args) -> None:
         print(f"wrote {path}", file=sys.stderr)
 
 
+class _Progress:
+    """A rich progress bar on stderr while simulating, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def cmd_run(args) -> int:
     from simulator import api
     from simulator.config import load_config
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    _, result = api.run(config, args.workload, timeline=bool(args.timeline))
+    trace = api.lower(config, args.workload)
+    with _Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
+        result = api.simulate(trace, config, bool(args.timeline), progress)
     _present(result, args)
     return 0
 
 
 def cmd_replay(args) -> int:
     from simulator import api
+    from simulator.config import load_config
+    from simulator.trace import read_trace
 
-    result = api.replay(args.trace, args.config, timeline=bool(args.timeline))
+    trace = read_trace(args.trace)
+    config = load_config(args.config) if args.config else None
+    with _Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
+        result = api.simulate(trace, config, bool(args.timeline), progress)
     _present(result, args)
     return 0
 

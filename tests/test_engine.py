@@ -62,3 +62,10 @@ def test_unknown_channel_is_rejected():
 def test_many_independent_units_overlap():
     tasks = [Task(f"u{i}", cycles=100) for i in range(8)]
     assert Engine().run(tasks).total_cycles == 100
+
+
+def test_progress_reports_every_task_by_the_end():
+    calls = []
+    Engine().run([Task("u", cycles=1)] * 20000, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (20000, 20000)
+    assert [d for d, _ in calls[:-1]] == [8192, 16384]

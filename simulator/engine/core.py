@@ -8,11 +8,15 @@ shared bandwidth, and dependencies. One SimPy event per task, never one per cycl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
 
 from simulator.errors import TraceError
+
+ProgressFn = Callable[[int, int], None]
+PROGRESS_MASK = 8191  # report every 8192 tasks
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,18 @@ class Engine:
     def __init__(self, channels: list[Channel] | None = None) -> None:
         self.channels = {c.name: c for c in channels or []}
 
-    def run(self, tasks: list[Task]) -> EngineStats:
+    def run(self, tasks: list[Task], progress: ProgressFn | None = None) -> EngineStats:
         return self.run_columns([t.unit for t in tasks], [t.cycles for t in tasks],
                                 [t.channel for t in tasks], [t.nbytes for t in tasks],
-                                [t.deps for t in tasks])
+                                [t.deps for t in tasks], progress)
 
     def run_columns(self, units: list[str], cycles: list[int], channels: list[str | None],
-                    nbytes: list[int], deps: list) -> EngineStats:
-        """The same as :meth:`run` on parallel columns (what hardware models build, cheaply)."""
+                    nbytes: list[int], deps: list, progress: ProgressFn | None = None
+                    ) -> EngineStats:
+        """The same as :meth:`run` on parallel columns (what hardware models build, cheaply).
+
+        ``progress(done, total)`` is called every few thousand scheduled tasks and at the end.
+        """
         env = simpy.Environment()
         n = len(units)
         start = [-1] * n
@@ -95,6 +103,7 @@ class Engine:
         unit_busy = dict.fromkeys(queues, 0)
         unit_stall = dict.fromkeys(queues, 0)
         link = {name: (c.bytes_per_cycle, c.latency) for name, c in self.channels.items()}
+        scheduled_count = [0]
 
         def unit_process(unit: str, queue: list[int]):
             busy = stall = 0
@@ -130,6 +139,9 @@ class Engine:
                     end[i] = hold + latency
                     busy += occupied
                 stall += start[i] - free_at
+                scheduled_count[0] += 1
+                if progress is not None and not scheduled_count[0] & PROGRESS_MASK:
+                    progress(scheduled_count[0], n)
                 ev = scheduled.pop(i, None)
                 if ev is not None:
                     ev.succeed()
@@ -141,6 +153,8 @@ class Engine:
         for unit, queue in queues.items():
             env.process(unit_process(unit, queue))
         env.run()
+        if progress is not None:
+            progress(scheduled_count[0], n)
         if min(end, default=0) < 0:
             stuck = end.index(-1)
             raise TraceError(f"deadlock: instruction {stuck} ({units[stuck]}) never ran; its "

@@ -66,9 +66,10 @@ def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, 
     return units, cycles, channels, nbytes, deps
 
 
-def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = False) -> Result:
+def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = False,
+                      progress=None) -> Result:
     engine = Engine([Channel(DRAM, config.dram.bandwidth, config.dram.latency)])
-    stats = engine.run_columns(*to_columns(trace, config))
+    stats = engine.run_columns(*to_columns(trace, config), progress=progress)
     macs = {layer.name: layer.macs for layer in trace.layers}
     return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
                         pe_count=config.array.rows * config.array.cols, energy=config.energy,
