@@ -67,3 +67,9 @@ def test_zoo_mac_counts(name, macs):
 
     g = load_workload(name)
     assert sum(s.m * s.n * s.k for op in g.ops for s in gemm_shapes(g, op, 1)) == macs
+
+
+def test_zoo_prefix_is_accepted_and_unknown_names_list_the_zoo():
+    assert load_workload("zoo:alexnet").name == "alexnet"
+    with pytest.raises(WorkloadError, match="available: resnet18"):
+        load_workload("zoo:lenet")

@@ -18,6 +18,8 @@ def load_workload(spec: str) -> Graph:
         return parse_builtin(spec)
     if spec in ZOO:
         return load_zoo(spec)
+    if kind == "zoo":
+        return load_zoo(spec.partition(":")[2])
     path_text, forced = spec, None
     for suffix in (":gemm", ":conv"):
         if spec.endswith(suffix):
