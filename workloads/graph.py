@@ -18,13 +18,16 @@ from workloads.errors import WorkloadError
 
 @dataclass
 class Tensor:
-    """A named n-d tensor. ``bits`` is the element width when known (``None``: use the config's)."""
+    """A named n-d tensor. ``bits`` is the element width the hardware stores (``None``: the
+    config's ``word_bytes``); ``dtype`` is the numeric type of its values (for functional runs);
+    ``values`` is set for weights and constants."""
 
     name: str
     shape: tuple[int, ...]
     bits: int | None = None
     values: np.ndarray | None = None
     density: float = 1.0
+    dtype: str = "float32"
 
     @property
     def numel(self) -> int:
