@@ -20,67 +20,9 @@ from dataclasses import dataclass
 
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import WorkloadError
+from simulator.lower.gemm_view import GEMM_OPS, GemmShape, gemm_shapes, needs_im2col
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
-
-GEMM_OPS = ("Gemm", "MatMul", "Conv")
-
-
-@dataclass
-class GemmShape:
-    """One GEMM of a layer, with the byte width of each operand and where its A comes from."""
-
-    m: int
-    n: int
-    k: int
-    a_bytes: int
-    b_bytes: int
-    c_bytes: int
-    a_tensor: str
-    b_tensor: str
-    c_tensor: str
-
-
-def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
-    """The GEMMs an op performs (one per group for grouped/depthwise convs)."""
-
-    def width(name: str) -> int:
-        bits = graph.tensor(name).bits
-        return max(1, math.ceil(bits / 8)) if bits else word_bytes
-
-    x, w = op.inputs[0], op.inputs[1]
-    y = op.outputs[0]
-    wa, wb, wc = width(x), width(w), width(y)
-    if op.type == "Conv":
-        n_out, c_per_group, kh, kw = graph.tensor(w).shape
-        _, _, oh, ow = graph.tensor(y).shape
-        batch = graph.tensor(x).shape[0]
-        group = int(op.attrs.get("group", 1))
-        return [GemmShape(batch * oh * ow, n_out // group, kh * kw * c_per_group, wa, wb, wc,
-                          x, w, y) for _ in range(group)]
-    a_shape, b_shape = graph.tensor(x).shape, graph.tensor(w).shape
-    if len(a_shape) < 2 or len(b_shape) != 2:
-        raise WorkloadError(f"{op.type} needs a 2-d (or batched) A and a 2-d B; got shapes "
-                            f"{a_shape} and {b_shape}", where=f"operator {op.name}")
-    m = math.prod(a_shape[:-1])
-    k, n = a_shape[-1], b_shape[1]
-    if op.attrs.get("transB"):
-        n, k2 = b_shape
-    else:
-        k2, n = b_shape
-    if k != k2:
-        raise WorkloadError(f"inner dimensions differ: A is {a_shape}, B is {b_shape}",
-                            where=f"operator {op.name}")
-    return [GemmShape(m, n, k, wa, wb, wc, x, w, y)]
-
-
-def needs_im2col(graph: Graph, op: Op) -> bool:
-    if op.type != "Conv":
-        return False
-    kh, kw = op.attrs["kernel_shape"]
-    strides = op.attrs.get("strides", [1, 1])
-    pads = op.attrs.get("pads", [0, 0, 0, 0])
-    return (kh, kw) != (1, 1) or any(s != 1 for s in strides) or any(pads)
 
 
 @dataclass
@@ -171,7 +113,7 @@ class SystolicLowering:
         shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
         layer = op.name
         a_source = shapes[0].a_tensor
-        if needs_im2col(graph, op):
+        if needs_im2col(op):
             s = shapes[0]
             lowered = f"{layer}.im2col"
             in_bytes = graph.tensor(a_source).numel * s.a_bytes

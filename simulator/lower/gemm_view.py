@@ -1,0 +1,89 @@
+"""How an operator is computed as GEMMs: shared by every target that has a matrix unit.
+
+A Conv is ``group`` GEMMs of (M = N*OH*OW output pixels) x (N = filters per group) x
+(K = KH*KW*C/group), on the im2col-lowered input; a Gemm/MatMul is one GEMM, or one per batch
+element for a batched MatMul whose B is batched too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.errors import WorkloadError
+from workloads.graph import Graph, Op
+
+GEMM_OPS = ("Gemm", "MatMul", "Conv")
+
+
+@dataclass
+class GemmShape:
+    """One GEMM of a layer, with the byte width of each operand and the tensors involved."""
+
+    m: int
+    n: int
+    k: int
+    a_bytes: int
+    b_bytes: int
+    c_bytes: int
+    a_tensor: str
+    b_tensor: str
+    c_tensor: str
+
+
+def element_bytes(graph: Graph, name: str, word_bytes: int) -> int:
+    """Storage width of a tensor's elements: its ``bits`` if a pass set them, else the config's."""
+    bits = graph.tensor(name).bits
+    return max(1, math.ceil(bits / 8)) if bits else word_bytes
+
+
+def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
+    """The GEMMs an op performs (one per group, or per batch element of a batched MatMul)."""
+    x, w = op.inputs[0], op.inputs[1]
+    y = op.outputs[0]
+    wa, wb, wc = (element_bytes(graph, t, word_bytes) for t in (x, w, y))
+    where = f"operator {op.name} ({op.type})"
+    if op.type == "Conv":
+        n_out, c_per_group, kh, kw = graph.tensor(w).shape
+        _, _, oh, ow = graph.tensor(y).shape
+        batch = graph.tensor(x).shape[0]
+        group = int(op.attrs.get("group", 1))
+        return [GemmShape(batch * oh * ow, n_out // group, kh * kw * c_per_group, wa, wb, wc,
+                          x, w, y) for _ in range(group)]
+    a_shape, b_shape = graph.tensor(x).shape, graph.tensor(w).shape
+    if len(a_shape) < 2 or len(b_shape) < 2:
+        raise WorkloadError(f"needs matrices of rank >= 2; got shapes {a_shape} and {b_shape}",
+                            where=where)
+    count = 1
+    if op.type == "Gemm":
+        m, k = a_shape[::-1] if op.attrs.get("transA") else a_shape
+        k2, n = b_shape[::-1] if op.attrs.get("transB") else b_shape
+    elif len(b_shape) == 2:  # batched A times one matrix: fold the batch into M
+        m, k = math.prod(a_shape[:-1]), a_shape[-1]
+        k2, n = b_shape
+    else:
+        try:
+            batch = np.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2]))
+        except ValueError:
+            raise WorkloadError(f"batch dimensions of {a_shape} and {b_shape} do not broadcast",
+                                where=where) from None
+        count = math.prod(batch)
+        m, k = a_shape[-2:]
+        k2, n = b_shape[-2:]
+    if k != k2:
+        raise WorkloadError(f"inner dimensions differ: A is {a_shape}, B is {b_shape}",
+                            where=where)
+    return [GemmShape(m, n, k, wa, wb, wc, x, w, y) for _ in range(count)]
+
+
+def needs_im2col(op: Op) -> bool:
+    """A conv needs its input lowered unless it is 1x1, stride 1, unpadded: then it already is
+    the (pixels x channels) matrix."""
+    if op.type != "Conv":
+        return False
+    kh, kw = op.attrs["kernel_shape"]
+    strides = op.attrs.get("strides", [1, 1])
+    pads = op.attrs.get("pads", [0, 0, 0, 0])
+    return (kh, kw) != (1, 1) or any(s != 1 for s in strides) or any(pads)
