@@ -23,6 +23,7 @@ class LayerResult:
     bytes: dict[str, int]
     energy_pj: float
     dims: dict[str, int] = field(default_factory=dict)
+    vector_ops: int = 0
 
 
 @dataclass

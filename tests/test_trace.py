@@ -41,8 +41,12 @@ def test_header_records_kind_config_and_workload(tmp_path):
     assert head["format"] == "archsim-trace" and head["version"] == 1
     assert head["kind"] == "systolic" and head["workload"] == "gemm:10,20,30"
     assert head["config"]["array"] == {"rows": 8, "cols": 8, "dataflow": "os"}
-    assert head["layers"] == [{"name": "gemm", "op": "Gemm", "macs": 6000,
-                               "dims": {"m": 10, "n": 20, "k": 30, "groups": 1}}]
+    (layer,) = head["layers"]
+    assert {k: layer[k] for k in ("name", "op", "macs", "dims")} == {
+        "name": "gemm", "op": "Gemm", "macs": 6000,
+        "dims": {"m": 10, "n": 20, "k": 30, "groups": 1}}
+    assert layer["args"] == {"inputs": ["A", "gemm.B"], "outputs": ["gemm.C"], "attrs": {},
+                             "a": "A"}
 
 
 def test_replay_on_other_config_changes_memory_timing_only(tmp_path):

@@ -33,11 +33,14 @@ class EnergyTable(Strict):
     Defaults are 45 nm figures from Horowitz, "Computing's energy problem" (ISSCC 2014): an 8-bit
     integer multiply-add is about 0.2 pJ, a read from a small (8-64 KB) SRAM about 1.25 pJ per byte
     (10 pJ per 64-bit access), and a DRAM access about 160 pJ per byte (1.3-2.6 nJ per 64 bits).
+    A vector-unit operation (add, compare, a step of a transcendental) is costed like a MAC's
+    adder and a register access, 0.1 pJ.
     """
 
     mac_pj: float = Field(0.2, ge=0)
     sram_pj_per_byte: float = Field(1.25, ge=0)
     dram_pj_per_byte: float = Field(160.0, ge=0)
+    vector_pj_per_op: float = Field(0.1, ge=0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,14 @@ class SramConfig(Strict):
     ofmap_kb: float = Field(256, gt=0)
 
 
+class VectorConfig(Strict):
+    """The vector/post-processing unit that runs non-GEMM ops (activations, pooling, norms):
+    ``lanes`` element operations per cycle after a ``pipeline``-cycle fill."""
+
+    lanes: int = Field(128, ge=1)
+    pipeline: int = Field(4, ge=0)
+
+
 class ScaleSimOptions(Strict):
     """What a SCALE-Sim ``.cfg`` says beyond the common schema; used by ``archsim scalesim``.
 
@@ -54,6 +62,7 @@ class SystolicConfig(Strict):
     array: ArrayConfig
     sram: SramConfig = SramConfig()
     dram: DramConfig = DramConfig()
+    vector: VectorConfig = VectorConfig()
     word_bytes: int = Field(1, ge=1, le=8)
     energy: EnergyTable = EnergyTable()
     scalesim: ScaleSimOptions | None = None

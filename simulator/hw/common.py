@@ -8,15 +8,18 @@ from simulator.result import BYTE_KEYS, LayerResult, Result, TimelineEvent, Unit
 from simulator.trace import Trace
 
 
-def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int]) -> dict[str, float]:
+def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int], vector_ops: int = 0
+              ) -> dict[str, float]:
     sram = (nbytes.get("sram_read", 0) + nbytes.get("sram_write", 0)) * table.sram_pj_per_byte
     dram = (nbytes.get("dram_read", 0) + nbytes.get("dram_write", 0)) * table.dram_pj_per_byte
     mac = macs * table.mac_pj
-    return {"mac": mac, "sram": sram, "dram": dram, "total": mac + sram + dram}
+    vector = vector_ops * table.vector_pj_per_op
+    return {"mac": mac, "vector": vector, "sram": sram, "dram": dram,
+            "total": mac + vector + sram + dram}
 
 
 def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_ghz: float,
-                 pe_count: int, energy: EnergyTable, macs_of, timeline: bool) -> Result:
+                 pe_count: int, energy: EnergyTable, timeline: bool) -> Result:
     """Aggregate per layer (by instruction tag, in the order the trace lists layers)."""
     order = [layer.name for layer in trace.layers]
     info = {layer.name: layer for layer in trace.layers}
@@ -40,18 +43,22 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
     for name in order:
         end = last.get(name, prev_end)
         cycles = max(0, end - prev_end)
-        macs = macs_of(name)
+        layer = info.get(name)
+        macs = layer.macs if layer else 0
+        vops = layer.vector_ops if layer else 0
         util = macs / (cycles * pe_count) if cycles and pe_count else 0.0
         layers.append(LayerResult(
-            name=name, op=info[name].op if name in info else "?", cycles=cycles,
+            name=name, op=layer.op if layer else "?", cycles=cycles,
             start=first.get(name, prev_end), end=end, macs=macs, utilization=util,
-            bytes=layer_bytes[name], energy_pj=energy_pj(energy, macs, layer_bytes[name])["total"],
-            dims=dict(info[name].dims) if name in info else {},
+            bytes=layer_bytes[name],
+            energy_pj=energy_pj(energy, macs, layer_bytes[name], vops)["total"],
+            dims=dict(layer.dims) if layer else {}, vector_ops=vops,
         ))
         prev_end = max(prev_end, end)
     total = stats.total_cycles
     totals = {key: sum(lr.bytes[key] for lr in layers) for key in BYTE_KEYS}
     macs = sum(lr.macs for lr in layers)
+    vector_ops = sum(lr.vector_ops for lr in layers)
     units = [UnitResult(u, stats.unit_busy[u], stats.unit_stall[u],
                         stats.unit_busy[u] / total if total else 0.0) for u in stats.unit_busy]
     events = None
@@ -62,5 +69,5 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
         kind=trace.kind, config_name=config_name, workload=trace.workload, total_cycles=total,
         clock_ghz=clock_ghz, macs=macs, utilization=macs / (total * pe_count) if total else 0.0,
         pe_count=pe_count, instructions=len(trace.instructions), layers=layers, units=units,
-        bytes=totals, energy_pj=energy_pj(energy, macs, totals), timeline=events,
+        bytes=totals, energy_pj=energy_pj(energy, macs, totals, vector_ops), timeline=events,
     )

@@ -13,6 +13,7 @@ from simulator.config.systolic import SystolicConfig
 from simulator.engine import Channel, Engine
 from simulator.errors import TraceError
 from simulator.hw.common import build_result
+from simulator.hw.vector import vector_cycles
 from simulator.result import Result
 from simulator.trace import Trace
 
@@ -36,6 +37,7 @@ def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, 
     """The engine's task columns (unit, cycles, channel, bytes, deps), one row per instruction."""
     head, tail = fold_overheads(config)
     rows, cols = config.array.rows, config.array.cols
+    lanes, pipeline = config.vector.lanes, config.vector.pipeline
     n = len(trace.instructions)
     units: list[str] = [""] * n
     cycles = [0] * n
@@ -56,13 +58,15 @@ def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, 
                     where=f"instruction {i}")
             cycles[i] = d["t"] + (head if d.get("first", 1) else 0) + \
                 (tail if d.get("last", 1) else 0)
+        elif op == "VEC":
+            cycles[i] = vector_cycles(ins.dims["work"], lanes, pipeline)
         elif op in ("LOAD", "STORE", "IM2COL"):
             b = ins.bytes
             channels[i] = DRAM
             nbytes[i] = b.get("dram_read", 0) + b.get("dram_write", 0)
         else:
             raise TraceError(f"op {op} is not executed by the systolic target; it runs LOAD, "
-                             "STORE, GEMM, IM2COL", where=f"instruction {i}")
+                             "STORE, GEMM, IM2COL, VEC", where=f"instruction {i}")
     return units, cycles, channels, nbytes, deps
 
 
@@ -70,7 +74,6 @@ def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = Fal
                       progress=None) -> Result:
     engine = Engine([Channel(DRAM, config.dram.bandwidth, config.dram.latency)])
     stats = engine.run_columns(*to_columns(trace, config), progress=progress)
-    macs = {layer.name: layer.macs for layer in trace.layers}
     return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
                         pe_count=config.array.rows * config.array.cols, energy=config.energy,
-                        macs_of=lambda name: macs.get(name, 0), timeline=timeline)
+                        timeline=timeline)

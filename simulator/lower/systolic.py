@@ -20,7 +20,14 @@ from dataclasses import dataclass
 
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import WorkloadError
-from simulator.lower.gemm_view import GEMM_OPS, GemmShape, gemm_shapes, needs_im2col
+from simulator.lower.gemm_view import (
+    GEMM_OPS,
+    GemmShape,
+    element_bytes,
+    gemm_shapes,
+    needs_im2col,
+)
+from simulator.lower.vector_ops import ALIAS_OPS, is_vector_op, vector_work
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
 
@@ -110,6 +117,38 @@ class SystolicLowering:
         return tile
 
     def lower_layer(self, graph: Graph, op: Op) -> LayerInfo:
+        """One graph op: GEMM-like ops on the array, others on the vector unit, views for free."""
+        if op.type in GEMM_OPS:
+            return self._lower_gemm_op(graph, op)
+        if op.type in ALIAS_OPS:
+            source = self.last_write.get(op.inputs[0])
+            for out in op.outputs:
+                if source is not None:
+                    self.last_write[out] = source
+            return LayerInfo(name=op.name, op=op.type, macs=0, args=op_args(op))
+        return self._lower_vector_op(graph, op)
+
+    def _lower_vector_op(self, graph: Graph, op: Op) -> LayerInfo:
+        """LOAD the inputs, one VEC on the vector unit, STORE the outputs."""
+        wb = self.cfg.word_bytes
+        loads = []
+        for name in dict.fromkeys(t for t in op.inputs if t):
+            nbytes = graph.tensor(name).numel * element_bytes(graph, name, wb)
+            loads.append(self.out.emit("LOAD", "dma_load", op.name, {},
+                                       {"dram_read": nbytes}, [self.last_write.get(name)],
+                                       name))
+        work = vector_work(graph, op)
+        out_elems = sum(graph.tensor(t).numel for t in op.outputs if t)
+        vec = self.out.emit("VEC", "vector", op.name, {"work": work, "elements": out_elems},
+                            {}, loads, op.outputs[0])
+        for name in (t for t in op.outputs if t):
+            nbytes = graph.tensor(name).numel * element_bytes(graph, name, wb)
+            self.last_write[name] = self.out.emit("STORE", "dma_store", op.name, {},
+                                                  {"dram_write": nbytes}, [vec], name)
+        return LayerInfo(name=op.name, op=op.type, macs=0, vector_ops=work,
+                         dims={"elements": out_elems}, args=op_args(op))
+
+    def _lower_gemm_op(self, graph: Graph, op: Op) -> LayerInfo:
         shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
         layer = op.name
         a_source = shapes[0].a_tensor
@@ -126,8 +165,10 @@ class SystolicLowering:
         for group, shape in enumerate(shapes):
             self._lower_gemm(shape, layer, a_source, group)
         s = shapes[0]
+        args = op_args(op)
+        args["a"] = a_source
         return LayerInfo(name=layer, op=op.type, macs=sum(g.m * g.n * g.k for g in shapes),
-                         dims={"m": s.m, "n": s.n, "k": s.k, "groups": len(shapes)})
+                         dims={"m": s.m, "n": s.n, "k": s.k, "groups": len(shapes)}, args=args)
 
     def _chunk_len(self, g: GemmShape, t: int) -> int:
         """Longest T-chunk whose streamed tiles and output tile each fit in half their SRAM."""
@@ -191,7 +232,8 @@ class SystolicLowering:
                     writes = df != "os" or last
                     gemm = emit("GEMM", "array", layer,
                                 {"rows": r, "cols": c, "t": tl, "first": int(first),
-                                 "last": int(last)},
+                                 "last": int(last), "r0": i * R, "c0": j * C, "t0": t0,
+                                 "group": group},
                                 {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
                                 deps, g.c_tensor)
                     a_tile.release = b_tile.release = out_tile.release = gemm
@@ -205,17 +247,29 @@ class SystolicLowering:
                         out_tile.release = self.last_write[tensor] = store
 
 
+def op_args(op: Op) -> dict:
+    """The op's tensors and attributes as plain JSON data (for functional execution)."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        return value
+
+    return {"inputs": list(op.inputs), "outputs": list(op.outputs),
+            "attrs": {k: plain(v) for k, v in sorted(op.attrs.items())}}
+
+
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:
-    """Lower every GEMM-like op of ``graph``; other op types are an error naming the operator."""
+    """Lower every op of ``graph``; ops no unit can run are reported together, by operator."""
     graph.validate()
+    unsupported = [op for op in graph.ops if op.type not in GEMM_OPS and
+                   op.type not in ALIAS_OPS and not is_vector_op(op.type)]
+    if unsupported:
+        listed = ", ".join(f"{op.type} (node {op.name!r})" for op in unsupported)
+        raise WorkloadError(f"the systolic target cannot run: {listed}", where=graph.name)
     lowering = SystolicLowering(config)
-    layers = []
-    for op in graph.ops:
-        if op.type not in GEMM_OPS:
-            raise WorkloadError(f"operator type {op.type!r} is not supported by the systolic "
-                                f"target; supported: {', '.join(GEMM_OPS)}",
-                                where=f"operator {op.name}")
-        layers.append(lowering.lower_layer(graph, op))
+    layers = [lowering.lower_layer(graph, op) for op in graph.ops]
     return Trace(kind="systolic", config=config.model_dump(mode="json", exclude_none=True),
                  workload=workload or graph.name, layers=layers,
                  instructions=lowering.out.instructions)

@@ -47,15 +47,24 @@ class Instruction:
 
 @dataclass
 class LayerInfo:
-    """Per-layer facts the report needs but instructions do not carry: op type, MACs, GEMM shape."""
+    """Per-layer facts instructions do not carry: op type, MACs, vector operations, GEMM shape,
+    and ``args`` (the op's tensors and attributes, for functional execution)."""
 
     name: str
     op: str
     macs: int
     dims: dict[str, int] = field(default_factory=dict)
+    vector_ops: int = 0
+    args: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op, "macs": self.macs, "dims": self.dims}
+        out: dict[str, Any] = {"name": self.name, "op": self.op, "macs": self.macs,
+                               "dims": self.dims}
+        if self.vector_ops:
+            out["vector_ops"] = self.vector_ops
+        if self.args:
+            out["args"] = self.args
+        return out
 
 
 @dataclass
@@ -154,9 +163,11 @@ def read_trace(path: str | Path) -> Trace:
                 raise TraceError(f"header lacks {key!r}", f"{path}:1")
         try:
             layers = [LayerInfo(name=x["name"], op=x["op"], macs=int(x["macs"]),
-                                dims=dict(x.get("dims", {}))) for x in head["layers"]]
+                                dims=dict(x.get("dims", {})),
+                                vector_ops=int(x.get("vector_ops", 0)),
+                                args=dict(x.get("args", {}))) for x in head["layers"]]
         except (KeyError, TypeError, ValueError):
-            raise TraceError("header 'layers' must be a list of {name, op, macs, dims}",
+            raise TraceError("header 'layers' must be a list of {name, op, macs, dims, ...}",
                              f"{path}:1") from None
         instructions: list[Instruction] = []
         for lineno, line in enumerate(fh, start=2):
