@@ -46,7 +46,7 @@ def test_header_records_kind_config_and_workload(tmp_path):
         "name": "gemm", "op": "Gemm", "macs": 6000,
         "dims": {"m": 10, "n": 20, "k": 30, "groups": 1}}
     assert layer["args"] == {"inputs": ["A", "gemm.B"], "outputs": ["gemm.C"], "attrs": {},
-                             "a": "A"}
+                             "shapes": [[10, 20]], "a": "A"}
 
 
 def test_replay_on_other_config_changes_memory_timing_only(tmp_path):

@@ -125,7 +125,7 @@ class SystolicLowering:
             for out in op.outputs:
                 if source is not None:
                     self.last_write[out] = source
-            return LayerInfo(name=op.name, op=op.type, macs=0, args=op_args(op))
+            return LayerInfo(name=op.name, op=op.type, macs=0, args=op_args(graph, op))
         return self._lower_vector_op(graph, op)
 
     def _lower_vector_op(self, graph: Graph, op: Op) -> LayerInfo:
@@ -146,7 +146,7 @@ class SystolicLowering:
             self.last_write[name] = self.out.emit("STORE", "dma_store", op.name, {},
                                                   {"dram_write": nbytes}, [vec], name)
         return LayerInfo(name=op.name, op=op.type, macs=0, vector_ops=work,
-                         dims={"elements": out_elems}, args=op_args(op))
+                         dims={"elements": out_elems}, args=op_args(graph, op))
 
     def _lower_gemm_op(self, graph: Graph, op: Op) -> LayerInfo:
         shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
@@ -165,7 +165,7 @@ class SystolicLowering:
         for group, shape in enumerate(shapes):
             self._lower_gemm(shape, layer, a_source, group)
         s = shapes[0]
-        args = op_args(op)
+        args = op_args(graph, op)
         args["a"] = a_source
         return LayerInfo(name=layer, op=op.type, macs=sum(g.m * g.n * g.k for g in shapes),
                          dims={"m": s.m, "n": s.n, "k": s.k, "groups": len(shapes)}, args=args)
@@ -232,8 +232,8 @@ class SystolicLowering:
                     writes = df != "os" or last
                     gemm = emit("GEMM", "array", layer,
                                 {"rows": r, "cols": c, "t": tl, "first": int(first),
-                                 "last": int(last), "r0": i * R, "c0": j * C, "t0": t0,
-                                 "group": group},
+                                 "last": int(last), "group": group,
+                                 **tile_origin(df, i * R, j * C, t0, r, c, tl)},
                                 {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
                                 deps, g.c_tensor)
                     a_tile.release = b_tile.release = out_tile.release = gemm
@@ -247,8 +247,17 @@ class SystolicLowering:
                         out_tile.release = self.last_write[tensor] = store
 
 
-def op_args(op: Op) -> dict:
-    """The op's tensors and attributes as plain JSON data (for functional execution)."""
+def tile_origin(df: str, r0: int, c0: int, t0: int, r: int, c: int, t: int) -> dict[str, int]:
+    """Where a fold chunk sits in the GEMM: origin (m0, n0, k0) and extent (dm, dn, dk)."""
+    if df == "os":
+        return {"m0": r0, "n0": c0, "k0": t0, "dm": r, "dn": c, "dk": t}
+    if df == "ws":
+        return {"m0": t0, "n0": c0, "k0": r0, "dm": t, "dn": c, "dk": r}
+    return {"m0": c0, "n0": t0, "k0": r0, "dm": c, "dn": t, "dk": r}
+
+
+def op_args(graph: Graph, op: Op) -> dict:
+    """The op's tensors, attributes and output shapes as plain JSON (for functional runs)."""
     def plain(value):
         if isinstance(value, (list, tuple)):
             return [plain(v) for v in value]
@@ -257,7 +266,8 @@ def op_args(op: Op) -> dict:
         return value
 
     return {"inputs": list(op.inputs), "outputs": list(op.outputs),
-            "attrs": {k: plain(v) for k, v in sorted(op.attrs.items())}}
+            "attrs": {k: plain(v) for k, v in sorted(op.attrs.items())},
+            "shapes": [list(graph.tensor(t).shape) for t in op.outputs if t]}
 
 
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:
