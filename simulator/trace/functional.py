@@ -1,0 +1,145 @@
+"""Functional execution: run a lowered trace on real numbers, instruction by instruction.
+
+Every IM2COL gathers the lowered matrix from the input feature map, every GEMM multiplies its
+tile of A by its tile of B and accumulates into its tile of C, every VEC runs its operator's
+numpy semantics; a GEMM layer's result is reshaped into the op's output once its last
+instruction has run. If the lowering tiles, orders or accumulates wrongly, the numbers come out
+wrong, which is what checking them against onnxruntime is for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.errors import TraceError
+from simulator.trace.format import LayerInfo, Trace
+from simulator.trace.numpy_ops import run_op
+
+
+def im2col(x: np.ndarray, attrs: dict[str, Any], groups: int) -> np.ndarray:
+    """NCHW input -> [groups, N*OH*OW, (C/groups)*KH*KW], K ordered (c, fy, fx) like the
+    flattened weights [F, C/groups, KH, KW]."""
+    n, c, h, w = x.shape
+    kh, kw = attrs["kernel_shape"]
+    sh, sw = attrs.get("strides", [1, 1])
+    dh, dw = attrs.get("dilations", [1, 1])
+    pt, pl, pb, pr = attrs.get("pads", [0, 0, 0, 0])
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    win = np.lib.stride_tricks.sliding_window_view(xp, (eh, ew), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]           # N, C, OH, OW, KH, KW
+    oh, ow = win.shape[2], win.shape[3]
+    cg = c // groups
+    win = win.reshape(n, groups, cg, oh, ow, kh, kw)
+    return np.ascontiguousarray(win.transpose(1, 0, 3, 4, 2, 5, 6)).reshape(
+        groups, n * oh * ow, cg * kh * kw)
+
+
+class _GemmLayer:
+    """Operands of one GEMM-like layer as [G, M, K] x [G, K, N] -> [G, M, N]."""
+
+    def __init__(self, layer: LayerInfo, mem: dict[str, np.ndarray]) -> None:
+        args = layer.args
+        self.layer = layer
+        self.op = layer.op
+        self.attrs = args.get("attrs", {})
+        self.inputs = args["inputs"]
+        self.output = args["outputs"][0]
+        self.shape = tuple(args["shapes"][0])
+        x, w = (mem[t] for t in self.inputs[:2])
+        g = layer.dims.get("groups", 1)
+        if self.op == "Conv":
+            if args["a"] != self.inputs[0]:
+                a = mem[args["a"]]
+            else:  # 1x1 stride-1 conv: the NHWC view of the input is the matrix
+                n, c, h, wd = x.shape
+                a = x.transpose(0, 2, 3, 1).reshape(n * h * wd, g, c // g).transpose(1, 0, 2)
+            f = w.shape[0]
+            b = w.reshape(g, f // g, -1).transpose(0, 2, 1)
+        elif self.op == "Gemm":
+            a = (x.T if self.attrs.get("transA") else x)[None]
+            b = (w.T if self.attrs.get("transB") else w)[None]
+        elif w.ndim == 2:  # MatMul with one B: fold A's batch into M
+            a = x.reshape(1, -1, x.shape[-1])
+            b = w[None]
+        else:
+            batch = np.broadcast_shapes(x.shape[:-2], w.shape[:-2])
+            a = np.broadcast_to(x, batch + x.shape[-2:]).reshape(-1, *x.shape[-2:])
+            b = np.broadcast_to(w, batch + w.shape[-2:]).reshape(-1, *w.shape[-2:])
+        self.a, self.b = a, b
+        self.c = np.zeros((a.shape[0], a.shape[1], b.shape[2]), dtype=np.float32)
+
+    def tile(self, d: dict[str, int]) -> None:
+        g, m0, n0, k0 = d["group"], d["m0"], d["n0"], d["k0"]
+        ms, ns, ks = slice(m0, m0 + d["dm"]), slice(n0, n0 + d["dn"]), slice(k0, k0 + d["dk"])
+        self.c[g, ms, ns] += self.a[g, ms, ks] @ self.b[g, ks, ns]
+
+    def result(self, mem: dict[str, np.ndarray]) -> np.ndarray:
+        c = self.c
+        if self.op == "Conv":
+            n, f, oh, ow = self.shape
+            y = c.transpose(1, 0, 2).reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+            if len(self.inputs) > 2 and self.inputs[2]:
+                y = y + mem[self.inputs[2]].reshape(1, -1, 1, 1)
+        elif self.op == "Gemm":
+            y = self.attrs.get("alpha", 1.0) * c[0]
+            if len(self.inputs) > 2 and self.inputs[2]:
+                y = y + self.attrs.get("beta", 1.0) * mem[self.inputs[2]]
+        else:
+            y = c.reshape(self.shape)
+        return np.ascontiguousarray(y, dtype=np.float32).reshape(self.shape)
+
+
+def execute(trace: Trace, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run ``trace`` on ``values`` (model inputs and weights by tensor name); return every
+    tensor computed, by name."""
+    mem: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in values.items()}
+    layers = {layer.name: layer for layer in trace.layers}
+    order = {layer.name: i for i, layer in enumerate(trace.layers)}
+    last_index: dict[str, int] = {}
+    for ins in trace.instructions:
+        last_index[ins.layer] = ins.id
+    active: dict[str, _GemmLayer] = {}
+    position = 0  # next layer (in program order) whose instruction-less work may be due
+
+    def run_views_before(stop: int) -> None:
+        nonlocal position
+        while position < stop:
+            layer = trace.layers[position]
+            if layer.name not in last_index:  # a view: no instructions, runs in program order
+                _run_vector(layer, mem)
+            position += 1
+
+    try:
+        for ins in trace.instructions:
+            layer = layers.get(ins.layer)
+            if layer is None:
+                raise TraceError(f"instruction tagged with unknown layer {ins.layer!r}",
+                                 where=f"instruction {ins.id}")
+            run_views_before(order[ins.layer])
+            if ins.op == "IM2COL":
+                x = mem[layer.args["inputs"][0]]
+                mem[layer.args["a"]] = im2col(x, layer.args["attrs"], layer.dims["groups"])
+            elif ins.op == "GEMM":
+                if ins.layer not in active:
+                    active[ins.layer] = _GemmLayer(layer, mem)
+                active[ins.layer].tile(ins.dims)
+            elif ins.op == "VEC":
+                _run_vector(layer, mem)
+            if ins.id == last_index[ins.layer] and ins.layer in active:
+                mem[layer.args["outputs"][0]] = active.pop(ins.layer).result(mem)
+        run_views_before(len(trace.layers))
+    except KeyError as err:
+        raise TraceError(f"functional execution needs tensor {err.args[0]!r}, which neither the "
+                         "inputs nor an earlier instruction provide") from None
+    return mem
+
+
+def _run_vector(layer: LayerInfo, mem: dict[str, np.ndarray]) -> None:
+    args = layer.args
+    inputs = [mem[t] if t else None for t in args["inputs"]]
+    outs = run_op(layer.op, inputs, args.get("attrs", {}), [tuple(s) for s in args["shapes"]])
+    for name, value in zip((t for t in args["outputs"] if t), outs, strict=False):
+        mem[name] = np.asarray(value)
