@@ -14,8 +14,8 @@ GEMM that produced its outputs. An operand that fits whole in half its SRAM is l
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.config.systolic import SystolicConfig
@@ -182,43 +182,48 @@ class SystolicLowering:
             limits += [self.filter.half // (R * g.b_bytes), self.ofmap.half // (C * g.c_bytes)]
         return max(1, min(t, *limits))
 
-    def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int) -> None:
+    def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int,
+                    row_folds: list[tuple[int, int]] | None = None,
+                    a_tile: Callable[[dict], tuple[tuple, int]] | None = None) -> None:
+        """Fold one GEMM onto the array. ``row_folds`` overrides the uniform R-row folds of the
+        dimension on the array rows; ``a_tile`` maps a tile's origin/extent to the key and size
+        of the A data it needs on chip (default: that block of the A matrix itself)."""
         df, R, C = self.cfg.array.dataflow, self.R, self.C
         sr, sc, t = {"os": (g.m, g.n, g.k), "ws": (g.k, g.n, g.m), "is": (g.k, g.m, g.n)}[df]
-        fr, fc = math.ceil(sr / R), math.ceil(sc / C)
+        rows = row_folds or [(r0, min(R, sr - r0)) for r0 in range(0, sr, R)]
         tk = self._chunk_len(g, t)
         chunks = [(t0, min(tk, t - t0)) for t0 in range(0, t, tk)]
+        if a_tile is None:
+            def a_tile(o: dict) -> tuple[tuple, int]:
+                return (a_src, group, o["m0"], o["k0"]), o["dm"] * o["dk"] * g.a_bytes
         # ws/is: partial sums of a column fold stay on chip across K folds when they all fit.
         psum_on_chip = df == "os" or t * C * g.c_bytes <= self.ofmap.half
         emit = self.out.emit
-        for j in range(fc):
-            c = min(C, sc - j * C)
-            for i in range(fr):
-                r = min(R, sr - i * R)
+        for c0 in range(0, sc, C):
+            c = min(C, sc - c0)
+            for i, (r0, r) in enumerate(rows):
                 for ci, (t0, tl) in enumerate(chunks):
                     first, last = ci == 0, ci == len(chunks) - 1
-                    # Operand tiles, keyed so that a tile needed again is found on chip.
-                    if df == "os":
-                        a = ((a_src, group, i, t0), r * tl * g.a_bytes, r * tl)
-                        b = ((g.b_tensor, group, j, t0), tl * c * g.b_bytes, tl * c)
-                    elif df == "ws":
-                        a = ((a_src, group, i, t0), tl * r * g.a_bytes, tl * r)
-                        b = ((g.b_tensor, group, i, j), r * c * g.b_bytes, r * c if first else 0)
-                    else:
-                        a = ((a_src, group, i, j), r * c * g.a_bytes, r * c if first else 0)
-                        b = ((g.b_tensor, group, i, t0), r * tl * g.b_bytes, r * tl)
-                    a_tile = self._fetch(self.ifmap, a[0], a[1], layer, a_src)
-                    b_tile = self._fetch(self.filter, b[0], b[1], layer, g.b_tensor)
-                    deps = [a_tile.release, b_tile.release]
-                    sram_read = a[2] * g.a_bytes + b[2] * g.b_bytes
+                    o = tile_origin(df, r0, c0, t0, r, c, tl)
+                    # Operand tiles, keyed so that a tile needed again is found on chip; the
+                    # stationary operand (B in ws, A in is) is read into the array once a fold.
+                    a_key, a_bytes = a_tile(o)
+                    b_key, b_bytes = (g.b_tensor, group, o["k0"], o["n0"]), \
+                        o["dk"] * o["dn"] * g.b_bytes
+                    a_tile_ = self._fetch(self.ifmap, a_key, a_bytes, layer, a_src)
+                    b_tile_ = self._fetch(self.filter, b_key, b_bytes, layer, g.b_tensor)
+                    deps = [a_tile_.release, b_tile_.release]
+                    a_read = 0 if df == "is" and not first else o["dm"] * o["dk"]
+                    b_read = 0 if df == "ws" and not first else o["dk"] * o["dn"]
+                    sram_read = a_read * g.a_bytes + b_read * g.b_bytes
                     # Output tile: os completes r x c outputs per fold; ws/is add T x c partial
                     # sums per K fold, on chip if they fit, else spilled to DRAM and read back.
                     out_elems = r * c if df == "os" else tl * c
                     out_bytes = out_elems * g.c_bytes
                     if df == "os":
-                        out_key = (g.c_tensor, group, i, j)
+                        out_key = (g.c_tensor, group, r0, c0)
                     else:
-                        out_key = (g.c_tensor, group, j, t0)
+                        out_key = (g.c_tensor, group, c0, t0)
                         if i > 0:
                             sram_read += out_bytes
                     out_tile = self.ofmap.get(out_key)
@@ -232,13 +237,13 @@ class SystolicLowering:
                     writes = df != "os" or last
                     gemm = emit("GEMM", "array", layer,
                                 {"rows": r, "cols": c, "t": tl, "first": int(first),
-                                 "last": int(last), "group": group,
-                                 **tile_origin(df, i * R, j * C, t0, r, c, tl)},
+                                 "last": int(last), "group": group, **o},
                                 {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
                                 deps, g.c_tensor)
-                    a_tile.release = b_tile.release = out_tile.release = gemm
-                    final = (df == "os" and last) or (df != "os" and i == fr - 1)
-                    spill = df != "os" and not psum_on_chip and i < fr - 1
+                    a_tile_.release = b_tile_.release = out_tile.release = gemm
+                    last_fold = i == len(rows) - 1
+                    final = (df == "os" and last) or (df != "os" and last_fold)
+                    spill = df != "os" and not psum_on_chip and not last_fold
                     if final or spill:
                         tensor = g.c_tensor if final else f"{g.c_tensor}.psum"
                         store = emit("STORE", "dma_store", layer, {},
