@@ -13,10 +13,15 @@ from workloads.graph import Graph
 from workloads.loader import load_workload
 
 
-def lower(config, workload: str | Graph) -> Trace:
-    """Graph (or workload name) + config -> Trace for the config's kind."""
+def lower(config, workload: str | Graph, passes: list[str] | None = None) -> Trace:
+    """Graph (or workload name) + config -> Trace for the config's kind, after running the
+    named ``passes`` (``"im2col=implicit"``, ...) in order."""
     graph = load_workload(workload) if isinstance(workload, str) else workload
     name = workload if isinstance(workload, str) else graph.name
+    if passes:
+        from simulator.passes import apply_passes
+
+        graph = apply_passes(graph, passes)
     return get_target(config.kind).lower(graph, config, name)
 
 
@@ -33,9 +38,9 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
     return get_target(config.kind).simulate(trace, config, timeline, progress)
 
 
-def run(config, workload: str | Graph, timeline: bool = False,
-        progress=None) -> tuple[Trace, Result]:
-    trace = lower(config, workload)
+def run(config, workload: str | Graph, timeline: bool = False, progress=None,
+        passes: list[str] | None = None) -> tuple[Trace, Result]:
+    trace = lower(config, workload, passes)
     return trace, simulate(trace, config, timeline, progress)
 
 

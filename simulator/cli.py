@@ -37,6 +37,12 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
                    help="write a Perfetto/Chrome trace JSON (one track per unit)")
 
 
+def _add_pass_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pass", metavar="NAME[=OPTION]", action="append", dest="passes",
+                   help="run a graph pass before lowering (repeatable, in order), e.g. "
+                        "--pass im2col=implicit")
+
+
 def _add_set_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", metavar="KEY=VALUE", action="append", dest="overrides",
                    help="override a config field by dotted path (repeatable), e.g. "
@@ -56,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="hardware config (YAML, or a SCALE-Sim .cfg)")
     p.add_argument("workload")
     _add_set_flag(p)
+    _add_pass_flag(p)
     _add_output_flags(p)
 
     p = sub.add_parser("validate", help="check a config file and print it with its defaults")
@@ -68,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="TRACE",
                    help="trace file to write (JSON Lines)")
     _add_set_flag(p)
+    _add_pass_flag(p)
 
     p = sub.add_parser("replay", help="simulate a saved trace",
                        description="Simulate TRACE on the config recorded in its header, or on "
@@ -75,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trace")
     p.add_argument("--config", help="replay on this config instead of the trace's own")
     _add_output_flags(p)
+
+    p = sub.add_parser("im2col", help="compare explicit and implicit im2col layer by layer",
+                       description="Simulate WORKLOAD with --pass im2col=explicit and =implicit "
+                       "and report, per convolution, the A operand's memory footprint (lowered "
+                       "matrix vs input feature map), DRAM traffic and cycles of each.")
+    p.add_argument("config")
+    p.add_argument("workload")
+    _add_set_flag(p)
+    p.add_argument("--json", action="store_true", help="print the rows and totals as JSON")
 
     p = sub.add_parser("scalesim", help="drop-in for SCALE-Sim 3.0.0's command line",
                        description="Run a SCALE-Sim topology with a SCALE-Sim .cfg and write "
@@ -163,7 +180,7 @@ def cmd_run(args) -> int:
     from simulator.config import load_config
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    trace = api.lower(config, args.workload)
+    trace = api.lower(config, args.workload, args.passes)
     with _Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
     _present(result, args)
@@ -201,7 +218,7 @@ def cmd_lower(args) -> int:
     from simulator.trace import write_trace
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    trace = api.lower(config, args.workload)
+    trace = api.lower(config, args.workload, args.passes)
     write_trace(trace, args.output)
     print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
           f"{len(trace.layers)} layers ({trace.kind})", file=sys.stderr)
@@ -232,8 +249,48 @@ def cmd_scalesim(args) -> int:
     return 0
 
 
+def cmd_im2col(args) -> int:
+    from simulator.config import load_config
+    from simulator.scenarios.im2col_study import compare_im2col
+
+    config = load_config(args.config, _parse_overrides(args.overrides))
+    study = compare_im2col(config, args.workload)
+    totals = {"explicit_cycles": study.explicit.total_cycles,
+              "implicit_cycles": study.implicit.total_cycles,
+              "explicit_dram_bytes": sum(study.explicit.bytes[k] for k in ("dram_read",
+                                                                           "dram_write")),
+              "implicit_dram_bytes": sum(study.implicit.bytes[k] for k in ("dram_read",
+                                                                           "dram_write"))}
+    if args.json:
+        import json
+
+        print(json.dumps({"workload": study.workload, "config": study.config_name,
+                          "layers": [r.to_json() for r in study.rows], "totals": totals},
+                         indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"explicit vs implicit im2col: {study.workload} on {study.config_name}",
+                  title_justify="left")
+    for col in ("layer", "kernel/stride", "input B", "lowered B", "ratio", "DRAM B expl",
+                "DRAM B impl", "cycles expl", "cycles impl", "expl/impl"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in study.rows:
+        table.add_row(r.layer, f"{r.kernel}/{r.stride}", f"{r.input_bytes:,}",
+                      f"{r.lowered_bytes:,}", f"{r.footprint_ratio:.2f}x",
+                      f"{r.explicit_dram_bytes:,}", f"{r.implicit_dram_bytes:,}",
+                      f"{r.explicit_cycles:,}", f"{r.implicit_cycles:,}", f"{r.slowdown:.2f}")
+    table.add_section()
+    table.add_row("network", "", "", "", "", f"{totals['explicit_dram_bytes']:,}",
+                  f"{totals['implicit_dram_bytes']:,}", f"{totals['explicit_cycles']:,}",
+                  f"{totals['implicit_cycles']:,}",
+                  f"{totals['explicit_cycles'] / max(1, totals['implicit_cycles']):.2f}")
+    _console().print(table)
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "replay": cmd_replay, "validate": cmd_validate, "lower": cmd_lower,
-            "scalesim": cmd_scalesim}
+            "scalesim": cmd_scalesim, "im2col": cmd_im2col}
 
 
 def main(argv: list[str] | None = None) -> int:

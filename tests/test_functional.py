@@ -54,7 +54,8 @@ def test_gemm_trace_computes_the_product(df, m, n, k, rows, tiny):
 @pytest.mark.parametrize("stride, pad, dilation, group", [
     (1, 1, 1, 1), (2, 1, 1, 2), (2, 0, 2, 1), (1, 2, 1, 6),
 ])
-def test_conv_trace_matches_direct_convolution(df, stride, pad, dilation, group):
+@pytest.mark.parametrize("im2col", ["explicit", "implicit"])
+def test_conv_trace_matches_direct_convolution(df, stride, pad, dilation, group, im2col):
     rng = np.random.default_rng(stride * 100 + pad * 10 + dilation + group)
     g = Graph("conv")
     g.add_tensor(Tensor("x", (1, 6, 11, 9)))
@@ -62,6 +63,7 @@ def test_conv_trace_matches_direct_convolution(df, stride, pad, dilation, group)
     y = add_conv(g, "c", "x", 12, (3, 3), (stride, stride), (pad, pad, pad, pad), group)
     op = g.ops[0]
     op.attrs["dilations"] = [dilation, dilation]
+    op.attrs["im2col"] = im2col
     eff = 2 * dilation + 1
     oh, ow = (11 + 2 * pad - eff) // stride + 1, (9 + 2 * pad - eff) // stride + 1
     g.tensors[y].shape = (1, 12, oh, ow)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.errors import WorkloadError
-from workloads.graph import Graph, Op
+from workloads.graph import Graph, Op, conv_needs_im2col
 
 GEMM_OPS = ("Gemm", "MatMul", "Conv")
 
@@ -78,12 +78,4 @@ def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
     return [GemmShape(m, n, k, wa, wb, wc, x, w, y) for _ in range(count)]
 
 
-def needs_im2col(op: Op) -> bool:
-    """A conv needs its input lowered unless it is 1x1, stride 1, unpadded: then it already is
-    the (pixels x channels) matrix."""
-    if op.type != "Conv":
-        return False
-    kh, kw = op.attrs["kernel_shape"]
-    strides = op.attrs.get("strides", [1, 1])
-    pads = op.attrs.get("pads", [0, 0, 0, 0])
-    return (kh, kw) != (1, 1) or any(s != 1 for s in strides) or any(pads)
+needs_im2col = conv_needs_im2col

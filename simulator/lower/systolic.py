@@ -27,6 +27,7 @@ from simulator.lower.gemm_view import (
     gemm_shapes,
     needs_im2col,
 )
+from simulator.lower.implicit_conv import ConvGeometry
 from simulator.lower.vector_ops import ALIAS_OPS, is_vector_op, vector_work
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
@@ -152,7 +153,7 @@ class SystolicLowering:
         shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
         layer = op.name
         a_source = shapes[0].a_tensor
-        if needs_im2col(op):
+        if needs_im2col(op) and op.attrs.get("im2col", "explicit") == "explicit":
             s = shapes[0]
             lowered = f"{layer}.im2col"
             in_bytes = graph.tensor(a_source).numel * s.a_bytes
@@ -162,13 +163,29 @@ class SystolicLowering:
                 {"dram_read": in_bytes, "dram_write": out_bytes},
                 [self.last_write.get(a_source)], lowered)
             a_source = lowered
-        for group, shape in enumerate(shapes):
-            self._lower_gemm(shape, layer, a_source, group)
+        if op.attrs.get("im2col") == "implicit" and needs_im2col(op):
+            self._lower_implicit_conv(graph, op, shapes)
+        else:
+            for group, shape in enumerate(shapes):
+                self._lower_gemm(shape, layer, a_source, group)
         s = shapes[0]
         args = op_args(graph, op)
         args["a"] = a_source
         return LayerInfo(name=layer, op=op.type, macs=sum(g.m * g.n * g.k for g in shapes),
                          dims={"m": s.m, "n": s.n, "k": s.k, "groups": len(shapes)}, args=args)
+
+    def _lower_implicit_conv(self, graph: Graph, op: Op, shapes: list[GemmShape]) -> None:
+        """Channel-first implicit im2col: no lowered matrix; K folds follow filter positions and
+        A tiles are regions of the input feature map, shared by all positions."""
+        geo = ConvGeometry.of(graph, op)
+        x = op.inputs[0]
+        on_rows = self.cfg.array.dataflow in ("ws", "is")  # K sits on the array rows
+        folds = geo.row_folds(self.R) if on_rows else None
+        for group, shape in enumerate(shapes):
+            def a_tiles(o: dict, group=group, width=shape.a_bytes) -> list[tuple[tuple, int]]:
+                return [((x, group, *key), elems * width) for key, elems in
+                        geo.region_tiles(o["m0"], o["dm"], o["k0"], o["dk"], self.R)]
+            self._lower_gemm(shape, op.name, x, group, folds, a_tiles)
 
     def _chunk_len(self, g: GemmShape, t: int) -> int:
         """Longest T-chunk whose streamed tiles and output tile each fit in half their SRAM."""
@@ -184,18 +201,18 @@ class SystolicLowering:
 
     def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int,
                     row_folds: list[tuple[int, int]] | None = None,
-                    a_tile: Callable[[dict], tuple[tuple, int]] | None = None) -> None:
+                    a_tiles: Callable[[dict], list[tuple[tuple, int]]] | None = None) -> None:
         """Fold one GEMM onto the array. ``row_folds`` overrides the uniform R-row folds of the
-        dimension on the array rows; ``a_tile`` maps a tile's origin/extent to the key and size
-        of the A data it needs on chip (default: that block of the A matrix itself)."""
+        dimension on the array rows; ``a_tiles`` maps a tile's origin/extent to the keys and
+        sizes of the A data it needs on chip (default: that block of the A matrix itself)."""
         df, R, C = self.cfg.array.dataflow, self.R, self.C
         sr, sc, t = {"os": (g.m, g.n, g.k), "ws": (g.k, g.n, g.m), "is": (g.k, g.m, g.n)}[df]
         rows = row_folds or [(r0, min(R, sr - r0)) for r0 in range(0, sr, R)]
         tk = self._chunk_len(g, t)
         chunks = [(t0, min(tk, t - t0)) for t0 in range(0, t, tk)]
-        if a_tile is None:
-            def a_tile(o: dict) -> tuple[tuple, int]:
-                return (a_src, group, o["m0"], o["k0"]), o["dm"] * o["dk"] * g.a_bytes
+        if a_tiles is None:
+            def a_tiles(o: dict) -> list[tuple[tuple, int]]:
+                return [((a_src, group, o["m0"], o["k0"]), o["dm"] * o["dk"] * g.a_bytes)]
         # ws/is: partial sums of a column fold stay on chip across K folds when they all fit.
         psum_on_chip = df == "os" or t * C * g.c_bytes <= self.ofmap.half
         emit = self.out.emit
@@ -207,12 +224,12 @@ class SystolicLowering:
                     o = tile_origin(df, r0, c0, t0, r, c, tl)
                     # Operand tiles, keyed so that a tile needed again is found on chip; the
                     # stationary operand (B in ws, A in is) is read into the array once a fold.
-                    a_key, a_bytes = a_tile(o)
-                    b_key, b_bytes = (g.b_tensor, group, o["k0"], o["n0"]), \
-                        o["dk"] * o["dn"] * g.b_bytes
-                    a_tile_ = self._fetch(self.ifmap, a_key, a_bytes, layer, a_src)
-                    b_tile_ = self._fetch(self.filter, b_key, b_bytes, layer, g.b_tensor)
-                    deps = [a_tile_.release, b_tile_.release]
+                    a_used = [self._fetch(self.ifmap, key, nbytes, layer, a_src)
+                              for key, nbytes in a_tiles(o)]
+                    b_key = (g.b_tensor, group, o["k0"], o["n0"])
+                    b_tile = self._fetch(self.filter, b_key, o["dk"] * o["dn"] * g.b_bytes,
+                                         layer, g.b_tensor)
+                    deps = [t.release for t in a_used] + [b_tile.release]
                     a_read = 0 if df == "is" and not first else o["dm"] * o["dk"]
                     b_read = 0 if df == "ws" and not first else o["dk"] * o["dn"]
                     sram_read = a_read * g.a_bytes + b_read * g.b_bytes
@@ -240,7 +257,9 @@ class SystolicLowering:
                                  "last": int(last), "group": group, **o},
                                 {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
                                 deps, g.c_tensor)
-                    a_tile_.release = b_tile_.release = out_tile.release = gemm
+                    for t in a_used:
+                        t.release = gemm
+                    b_tile.release = out_tile.release = gemm
                     last_fold = i == len(rows) - 1
                     final = (df == "os" and last) or (df != "os" and last_fold)
                     spill = df != "os" and not psum_on_chip and not last_fold

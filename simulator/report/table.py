@@ -46,7 +46,7 @@ def totals_lines(result: Result) -> list[str]:
         f"total cycles {result.total_cycles:,} ({result.time_us:,.2f} us at "
         f"{result.clock_ghz:g} GHz), {result.instructions:,} instructions",
         f"DRAM read {result.bytes['dram_read']:,} B, write {result.bytes['dram_write']:,} B; "
-        f"energy {e['total'] / 1e6:.3f} uJ (MAC {e['mac'] / 1e6:.3f}, SRAM {e['sram'] / 1e6:.3f}, "
-        f"DRAM {e['dram'] / 1e6:.3f})",
+        f"energy {e['total'] / 1e6:.3f} uJ (MAC {e['mac'] / 1e6:.3f}, vector "
+        f"{e['vector'] / 1e6:.3f}, SRAM {e['sram'] / 1e6:.3f}, DRAM {e['dram'] / 1e6:.3f})",
         f"units: {units}",
     ]

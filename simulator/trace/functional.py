@@ -51,13 +51,20 @@ class _GemmLayer:
         x, w = (mem[t] for t in self.inputs[:2])
         g = layer.dims.get("groups", 1)
         if self.op == "Conv":
-            if args["a"] != self.inputs[0]:
-                a = mem[args["a"]]
-            else:  # 1x1 stride-1 conv: the NHWC view of the input is the matrix
-                n, c, h, wd = x.shape
-                a = x.transpose(0, 2, 3, 1).reshape(n * h * wd, g, c // g).transpose(1, 0, 2)
-            f = w.shape[0]
-            b = w.reshape(g, f // g, -1).transpose(0, 2, 1)
+            f, _, kh, kw = w.shape
+            if self.attrs.get("im2col") == "implicit":
+                # K in (position, channel) order: the address generator's walk over the input.
+                taps = kh * kw
+                a = im2col(x, self.attrs, g)
+                a = a.reshape(g, a.shape[1], -1, taps).transpose(0, 1, 3, 2).reshape(a.shape)
+                b = w.reshape(g, f // g, -1, taps).transpose(0, 3, 2, 1).reshape(g, -1, f // g)
+            else:
+                if args["a"] != self.inputs[0]:
+                    a = mem[args["a"]]
+                else:  # 1x1 stride-1 conv: the NHWC view of the input is the matrix
+                    n, c, h, wd = x.shape
+                    a = x.transpose(0, 2, 3, 1).reshape(n * h * wd, g, c // g).transpose(1, 0, 2)
+                b = w.reshape(g, f // g, -1).transpose(0, 2, 1)
         elif self.op == "Gemm":
             a = (x.T if self.attrs.get("transA") else x)[None]
             b = (w.T if self.attrs.get("transB") else w)[None]

@@ -1,0 +1,84 @@
+"""Geometry of implicit (channel-first) im2col for a convolution lowered to GEMMs.
+
+The GEMM's K dimension is ordered (filter position, channel): k = (fy*KW + fx)*Cg + c, so a fold
+of array rows covers whole filter positions (several of them when channels are few: the TPU packs
+min(R // Cg, KW) positions) or a block of channels of one position. The A data a tile needs is not
+a block of a lowered matrix but the rows of the input feature map its output pixels read, for
+the channels its K range covers; a row serves every filter position and every overlapping
+window, so it is loaded once and re-read from SRAM by address counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workloads.graph import Graph, Op
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    batch: int
+    channels: int      # per group
+    height: int
+    width: int
+    out_h: int
+    out_w: int
+    kh: int
+    kw: int
+    stride_h: int
+    dilation_h: int
+    pad_top: int
+
+    @classmethod
+    def of(cls, graph: Graph, op: Op) -> ConvGeometry:
+        n, c, h, w = graph.tensor(op.inputs[0]).shape
+        _, _, oh, ow = graph.tensor(op.outputs[0]).shape
+        kh, kw = op.attrs["kernel_shape"]
+        group = int(op.attrs.get("group", 1))
+        return cls(n, c // group, h, w, oh, ow, kh, kw, op.attrs.get("strides", [1, 1])[0],
+                   op.attrs.get("dilations", [1, 1])[0], op.attrs.get("pads", [0, 0, 0, 0])[0])
+
+    def positions_per_fold(self, rows: int) -> int:
+        """Filter positions packed onto one fold of ``rows`` array rows (1 if channels fill it)."""
+        return max(1, min(rows // self.channels, self.kw)) if self.channels <= rows else 1
+
+    def row_folds(self, rows: int) -> list[tuple[int, int]]:
+        """(k0, size) of each fold over K = KH*KW*Cg in (position, channel) order."""
+        cg = self.channels
+        folds = []
+        if cg <= rows:
+            pack = self.positions_per_fold(rows)
+            for fy in range(self.kh):
+                for fx in range(0, self.kw, pack):
+                    count = min(pack, self.kw - fx)
+                    folds.append(((fy * self.kw + fx) * cg, count * cg))
+        else:
+            for pos in range(self.kh * self.kw):
+                for c0 in range(0, cg, rows):
+                    folds.append((pos * cg + c0, min(rows, cg - c0)))
+        return folds
+
+    def region_tiles(self, m0: int, dm: int, k0: int, dk: int, rows: int
+                     ) -> list[tuple[tuple, int]]:
+        """The input the output pixels [m0, m0+dm) read for K range [k0, k0+dk), as tiles of one
+        input row by one channel block (blocks of ``rows`` channels, the array's height):
+        (key, elements) each. Overlapping windows share row tiles, so a row already on chip
+        is not fetched again."""
+        cg = self.channels
+        first_pos, last_pos = k0 // cg, (k0 + dk - 1) // cg
+        c_lo, c_hi = (k0 % cg, (k0 + dk - 1) % cg) if first_pos == last_pos else (0, cg - 1)
+        block = min(rows, cg)
+        blocks = range(c_lo // block, c_hi // block + 1)
+        fy_lo = first_pos // self.kw if first_pos == last_pos else 0
+        fy_hi = last_pos // self.kw if first_pos == last_pos else self.kh - 1
+        tiles = []
+        for out_row in range(m0 // self.out_w, (m0 + dm - 1) // self.out_w + 1):
+            image, oy = divmod(out_row, self.out_h)
+            top = oy * self.stride_h - self.pad_top
+            for fy in range(fy_lo, fy_hi + 1):
+                y = top + fy * self.dilation_h
+                if 0 <= y < self.height:
+                    for b in blocks:
+                        size = min(block, cg - b * block)
+                        tiles.append(((image, y, b), self.width * size))
+        return list(dict.fromkeys(tiles))
