@@ -136,3 +136,14 @@ def add_gemm(graph: Graph, name: str, a: str, n: int) -> str:
     graph.add_tensor(Tensor(cname, (m, n)))
     graph.add_op(Op(name, "Gemm", [a, bname], [cname]))
     return cname
+
+
+def conv_needs_im2col(op: Op) -> bool:
+    """A conv's input must be lowered unless it is 1x1, stride 1, unpadded: then the input
+    already is the (pixels x channels) matrix."""
+    if op.type != "Conv":
+        return False
+    kh, kw = op.attrs["kernel_shape"]
+    strides = op.attrs.get("strides", [1, 1])
+    pads = op.attrs.get("pads", [0, 0, 0, 0])
+    return (kh, kw) != (1, 1) or any(s != 1 for s in strides) or any(pads)
