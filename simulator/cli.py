@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_flag(p)
     _add_pass_flag(p)
     _add_output_flags(p)
+    p.add_argument("--functional", action="store_true",
+                   help="also execute the trace on real numbers (seeded random inputs and "
+                        "missing weights) and compare the outputs with onnxruntime")
+    p.add_argument("--seed", type=int, default=0, help="seed for --functional data (default 0)")
 
     p = sub.add_parser("validate", help="check a config file and print it with its defaults")
     p.add_argument("config")
@@ -178,12 +182,31 @@ class _Progress:
 def cmd_run(args) -> int:
     from simulator import api
     from simulator.config import load_config
+    from workloads.loader import load_workload
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    trace = api.lower(config, args.workload, args.passes)
+    graph = load_workload(args.workload)
+    trace = api.lower(config, graph, args.passes)
+    trace.workload = args.workload
     with _Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
     _present(result, args)
+    if args.functional:
+        return _functional(graph, trace, args.seed)
+    return 0
+
+
+def _functional(graph, trace, seed: int) -> int:
+    from simulator.functional import FunctionalMismatch, check_functional
+
+    try:
+        report = check_functional(graph, trace, seed=seed)
+    except FunctionalMismatch as err:
+        print(f"functional check FAILED: {err}", file=sys.stderr)
+        return 1
+    print(f"functional check vs onnxruntime: {len(report.outputs)} output(s), max abs error "
+          f"{report.max_abs:.3g}, max relative error {report.max_rel:.3g} (tolerance "
+          f"{report.rtol:g}): OK", file=sys.stderr)
     return 0
 
 

@@ -110,20 +110,21 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_begin: int = 0, pa
 
 def add_conv(graph: Graph, name: str, x: str, c_out: int, kernel: tuple[int, int],
              stride: tuple[int, int] = (1, 1), pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-             group: int = 1, ceil_mode: bool = False) -> str:
+             group: int = 1, ceil_mode: bool = False, dilation: tuple[int, int] = (1, 1)) -> str:
     """Append a Conv op on NCHW input ``x`` with fresh weight and output tensors; return output."""
     n, c_in, h, w = graph.tensor(x).shape
     kh, kw = kernel
     if c_in % group or c_out % group:
         raise WorkloadError(f"group {group} does not divide channels {c_in}->{c_out}", where=name)
-    oh = conv_output_size(h, kh, stride[0], pads[0], pads[2], ceil_mode)
-    ow = conv_output_size(w, kw, stride[1], pads[1], pads[3], ceil_mode)
+    eh, ew = (kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1
+    oh = conv_output_size(h, eh, stride[0], pads[0], pads[2], ceil_mode)
+    ow = conv_output_size(w, ew, stride[1], pads[1], pads[3], ceil_mode)
     wname, yname = f"{name}.W", f"{name}.Y"
     graph.add_tensor(Tensor(wname, (c_out, c_in // group, kh, kw)))
     graph.add_tensor(Tensor(yname, (n, c_out, oh, ow)))
     graph.add_op(Op(name, "Conv", [x, wname], [yname], {
         "kernel_shape": [kh, kw], "strides": list(stride), "pads": list(pads), "group": group,
-        "ceil_mode": ceil_mode,
+        "dilations": list(dilation), "ceil_mode": ceil_mode,
     }))
     return yname
 
