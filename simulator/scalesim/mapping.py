@@ -1,0 +1,97 @@
+"""A SCALE-Sim layer mapped onto the array: operand matrix sizes, folds and fold length.
+
+This is SCALE-Sim 3.0.0's own mapping (../shared/reference/scalesim/SEMANTICS.md §3.1-3.3): the
+output size is ceil((H - F + S) / S) with no padding, a ``DP`` layer is split into one layer per
+channel, and every fold pays the fill and drain of the whole array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.config.systolic import SystolicConfig
+from workloads.topology import TopologyLayer
+
+
+@dataclass(frozen=True)
+class ScaleSimLayer:
+    """One SCALE-Sim layer (a ``DP`` row's channels are layers of their own) and its mapping."""
+
+    name: str
+    ifmap_h: int
+    ifmap_w: int
+    filter_h: int
+    filter_w: int
+    channels: int
+    num_filters: int
+    stride: int
+    rows: int  # R: array rows
+    cols: int  # C: array columns
+    dataflow: str
+
+    @property
+    def out_h(self) -> int:
+        return -(-(self.ifmap_h - self.filter_h + self.stride) // self.stride)
+
+    @property
+    def out_w(self) -> int:
+        return -(-(self.ifmap_w - self.filter_w + self.stride) // self.stride)
+
+    @property
+    def m(self) -> int:
+        """Output pixels (IFMAP operand rows)."""
+        return self.out_h * self.out_w
+
+    @property
+    def n(self) -> int:
+        return self.num_filters
+
+    @property
+    def k(self) -> int:
+        """Window size: filter_h * filter_w * channels."""
+        return self.filter_h * self.filter_w * self.channels
+
+    @property
+    def macs(self) -> int:
+        return self.m * self.n * self.k
+
+    @property
+    def spatial(self) -> tuple[int, int, int]:
+        """(Sr, Sc, T): what maps on the rows, on the columns, and what streams in time."""
+        m, n, k = self.m, self.n, self.k
+        return {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.dataflow]
+
+    @property
+    def folds(self) -> tuple[int, int]:
+        """(Fr, Fc): row folds and column folds."""
+        sr, sc, _ = self.spatial
+        return -(-sr // self.rows), -(-sc // self.cols)
+
+    @property
+    def fold_cycles(self) -> int:
+        """L: the length of one fold's demand (T + R + C - 2 for os, T + 2R + C - 2 otherwise)."""
+        t = self.spatial[2]
+        extra = self.rows if self.dataflow == "os" else 2 * self.rows
+        return t + extra + self.cols - 2
+
+    @property
+    def demand_rows(self) -> int:
+        """Rows of SCALE-Sim's cycle-by-cycle demand matrix: Fr * Fc * L."""
+        fr, fc = self.folds
+        return fr * fc * self.fold_cycles
+
+
+def expand_layers(rows: list[TopologyLayer], config: SystolicConfig) -> list[ScaleSimLayer]:
+    """Topology rows -> SCALE-Sim layers, splitting ``DP`` rows into ``<name>Channel_<i>``."""
+    array = config.array
+    layers = []
+    for row in rows:
+        base = dict(ifmap_h=row.ifmap_h, ifmap_w=row.ifmap_w, filter_h=row.filter_h,
+                    filter_w=row.filter_w, num_filters=row.num_filters, stride=row.stride,
+                    rows=array.rows, cols=array.cols, dataflow=array.dataflow)
+        if row.depthwise:
+            layers += [ScaleSimLayer(name=f"{row.name}Channel_{i}", channels=1, **base)
+                       for i in range(row.channels)]
+        else:
+            layers.append(ScaleSimLayer(name=row.name, channels=row.channels, **base))
+    return layers
