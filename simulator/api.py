@@ -13,10 +13,12 @@ from workloads.graph import Graph
 from workloads.loader import load_workload
 
 
-def lower(config, workload: str | Graph, passes: list[str] | None = None) -> Trace:
+def lower(config, workload: str | Graph, passes: list[str] | None = None,
+          input_shapes: dict[str, tuple[int, ...]] | None = None) -> Trace:
     """Graph (or workload name) + config -> Trace for the config's kind, after running the
-    named ``passes`` (``"im2col=implicit"``, ...) in order."""
-    graph = load_workload(workload) if isinstance(workload, str) else workload
+    named ``passes`` (``"im2col=implicit"``, ...) in order. ``input_shapes`` pins the dynamic
+    input dims of an ONNX workload (``{"input": (1, 3, 224, 224)}``)."""
+    graph = load_workload(workload, input_shapes) if isinstance(workload, str) else workload
     name = workload if isinstance(workload, str) else graph.name
     if passes:
         from simulator.passes import apply_passes
@@ -39,8 +41,9 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
 
 
 def run(config, workload: str | Graph, timeline: bool = False, progress=None,
-        passes: list[str] | None = None) -> tuple[Trace, Result]:
-    trace = lower(config, workload, passes)
+        passes: list[str] | None = None,
+        input_shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[Trace, Result]:
+    trace = lower(config, workload, passes, input_shapes)
     return trace, simulate(trace, config, timeline, progress)
 
 

@@ -43,6 +43,21 @@ def _add_pass_flag(p: argparse.ArgumentParser) -> None:
                         "--pass im2col=implicit")
 
 
+def _add_input_shape_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", metavar="NAME=D1xD2x...", action="append",
+                   dest="input_shapes",
+                   help="pin an ONNX model input's shape, fixing its dynamic dims (repeatable), "
+                        "e.g. --input-shape input=1x3x224x224")
+
+
+def _parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] | None:
+    if not items:
+        return None
+    from workloads.onnx_frontend import parse_input_shapes
+
+    return parse_input_shapes(items)
+
+
 def _add_set_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", metavar="KEY=VALUE", action="append", dest="overrides",
                    help="override a config field by dotted path (repeatable), e.g. "
@@ -58,15 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="lower a workload and simulate it",
                        description="Lower WORKLOAD for CONFIG's target and simulate it. WORKLOAD "
                        "is gemm:M,N,K, conv:H,W,C,KH,KW,N,STRIDE[,PAD], a zoo model "
-                       "(resnet18, alexnet, ...) or a SCALE-Sim topology FILE.csv[:gemm|:conv].")
+                       "(resnet18, alexnet, ..., or the ONNX zoo: zoo:resnet50, zoo:mobilenet_v2, "
+                       "zoo:bert_base?seq=128&layers=2, ...), an ONNX model FILE.onnx, or a "
+                       "SCALE-Sim topology FILE.csv[:gemm|:conv].")
     p.add_argument("config", help="hardware config (YAML, or a SCALE-Sim .cfg)")
     p.add_argument("workload")
     _add_set_flag(p)
     _add_pass_flag(p)
+    _add_input_shape_flag(p)
     _add_output_flags(p)
     p.add_argument("--functional", action="store_true",
                    help="also execute the trace on real numbers (seeded random inputs and "
-                        "missing weights) and compare the outputs with onnxruntime")
+                        "missing weights) and compare the outputs with onnxruntime running the "
+                        "same model (your own ONNX file, when WORKLOAD is one)")
     p.add_argument("--seed", type=int, default=0, help="seed for --functional data (default 0)")
 
     p = sub.add_parser("validate", help="check a config file and print it with its defaults")
@@ -80,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trace file to write (JSON Lines)")
     _add_set_flag(p)
     _add_pass_flag(p)
+    _add_input_shape_flag(p)
 
     p = sub.add_parser("replay", help="simulate a saved trace",
                        description="Simulate TRACE on the config recorded in its header, or on "
@@ -95,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("workload")
     _add_set_flag(p)
+    _add_input_shape_flag(p)
     p.add_argument("--json", action="store_true", help="print the rows and totals as JSON")
 
     p = sub.add_parser("scalesim", help="drop-in for SCALE-Sim 3.0.0's command line",
@@ -182,29 +203,31 @@ class _Progress:
 def cmd_run(args) -> int:
     from simulator import api
     from simulator.config import load_config
-    from workloads.loader import load_workload
+    from workloads.loader import load_workload_and_model
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    graph = load_workload(args.workload)
+    graph, model = load_workload_and_model(args.workload, _parse_input_shapes(args.input_shapes))
     trace = api.lower(config, graph, args.passes)
     trace.workload = args.workload
     with _Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
     _present(result, args)
     if args.functional:
-        return _functional(graph, trace, args.seed)
+        return _functional(graph, trace, args.seed, model)
     return 0
 
 
-def _functional(graph, trace, seed: int) -> int:
+def _functional(graph, trace, seed: int, model=None) -> int:
     from simulator.functional import FunctionalMismatch, check_functional
 
     try:
-        report = check_functional(graph, trace, seed=seed)
+        report = check_functional(graph, trace, seed=seed, onnx_model=model)
     except FunctionalMismatch as err:
         print(f"functional check FAILED: {err}", file=sys.stderr)
         return 1
-    print(f"functional check vs onnxruntime: {len(report.outputs)} output(s), max abs error "
+    reference = "the ONNX model" if model is not None else "the graph exported to ONNX"
+    print(f"functional check vs onnxruntime on {reference}: {len(report.outputs)} output(s), "
+          f"max abs error "
           f"{report.max_abs:.3g}, max relative error {report.max_rel:.3g} (tolerance "
           f"{report.rtol:g}): OK", file=sys.stderr)
     return 0
@@ -241,7 +264,8 @@ def cmd_lower(args) -> int:
     from simulator.trace import write_trace
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    trace = api.lower(config, args.workload, args.passes)
+    trace = api.lower(config, args.workload, args.passes,
+                      _parse_input_shapes(args.input_shapes))
     write_trace(trace, args.output)
     print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
           f"{len(trace.layers)} layers ({trace.kind})", file=sys.stderr)
@@ -277,7 +301,7 @@ def cmd_im2col(args) -> int:
     from simulator.scenarios.im2col_study import compare_im2col
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    study = compare_im2col(config, args.workload)
+    study = compare_im2col(config, args.workload, _parse_input_shapes(args.input_shapes))
     totals = {"explicit_cycles": study.explicit.total_cycles,
               "implicit_cycles": study.implicit.total_cycles,
               "explicit_dram_bytes": sum(study.explicit.bytes[k] for k in ("dram_read",

@@ -3,23 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from workloads.builtin import BUILTIN_FORMS, parse_builtin
 from workloads.errors import WorkloadError
 from workloads.graph import Graph
+from workloads.onnx_zoo import ONNX_ZOO
 from workloads.zoo import ZOO, load_zoo
 
+Shapes = dict[str, tuple[int, ...]]
 
-def load_workload(spec: str) -> Graph:
-    """``gemm:...``/``conv:...`` built-ins, a zoo model name, or a SCALE-Sim topology ``.csv``
-    (``FILE.csv`` reads conv or GEMM rows by their width; ``FILE.csv:gemm``/``:conv`` forces it)."""
-    kind = spec.partition(":")[0]
+
+def load_workload(spec: str, input_shapes: Shapes | None = None) -> Graph:
+    """``gemm:...``/``conv:...`` built-ins, a zoo model, an ONNX file, or a SCALE-Sim topology.
+
+    - ``resnet18``, ``alexnet``, ... (or ``zoo:resnet18``): the layer-list zoo (workloads.zoo);
+    - ``zoo:resnet50``, ``zoo:bert_base?seq=128&layers=2`` (the ``zoo:`` prefix is optional):
+      the ONNX zoo (workloads.onnx_zoo), imported through the ONNX frontend;
+    - ``FILE.onnx``: any ONNX model; ``input_shapes`` pins its dynamic input dims;
+    - ``FILE.csv`` reads SCALE-Sim conv or GEMM rows by their width (``FILE.csv:gemm``/``:conv``
+      forces it).
+    """
+    return load_workload_and_model(spec, input_shapes)[0]
+
+
+def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
+                            ) -> tuple[Graph, Any | None]:
+    """The Graph and, for ONNX workloads (a file or the ONNX zoo), the ``onnx.ModelProto`` it was
+    imported from (the reference a functional check runs in onnxruntime); ``None`` otherwise."""
+    kind, _, rest = spec.partition(":")
+    zoo_name = (rest if kind == "zoo" else spec).partition("?")[0]
+    if zoo_name in ONNX_ZOO:
+        from workloads.onnx_frontend import load_onnx
+        from workloads.onnx_zoo import onnx_zoo_model
+
+        model = onnx_zoo_model(spec)
+        return load_onnx(model, input_shapes, name=spec.removeprefix("zoo:")), model
+    if Path(spec).suffix.lower() == ".onnx":
+        from workloads.onnx_frontend import load_onnx, read_model
+
+        model, _ = read_model(spec)
+        return load_onnx(model, input_shapes, name=Path(spec).stem, where=spec), model
+    if input_shapes:
+        raise WorkloadError("--input-shape applies to ONNX models only (FILE.onnx or an ONNX "
+                            f"zoo model: {', '.join(f'zoo:{n}' for n in ONNX_ZOO)})", where=spec)
     if kind in BUILTIN_FORMS:
-        return parse_builtin(spec)
+        return parse_builtin(spec), None
     if spec in ZOO:
-        return load_zoo(spec)
+        return load_zoo(spec), None
     if kind == "zoo":
-        return load_zoo(spec.partition(":")[2])
+        if rest not in ZOO:
+            raise WorkloadError(f"no zoo model {rest!r}; available: {', '.join(ZOO)} (layer "
+                                f"lists) and {', '.join(ONNX_ZOO)} (ONNX, with ?key=value "
+                                "options, see docs/onnx.md)", where=spec)
+        return load_zoo(rest), None
     path_text, forced = spec, None
     for suffix in (":gemm", ":conv"):
         if spec.endswith(suffix):
@@ -30,10 +67,11 @@ def load_workload(spec: str) -> Graph:
             raise WorkloadError("no such topology file", where=path_text)
         from workloads.topology import read_topology
 
-        return read_topology(path, forced or sniff_input_type(path))
+        return read_topology(path, forced or sniff_input_type(path)), None
     accepted = ", ".join(f"{k}:{v[0]}" for k, v in BUILTIN_FORMS.items())
     raise WorkloadError(f"unrecognised workload; accepted: {accepted}, a zoo model "
-                        f"({', '.join(ZOO)}), or a SCALE-Sim topology FILE.csv", where=spec)
+                        f"({', '.join(ZOO)}, {', '.join(f'zoo:{n}' for n in ONNX_ZOO)}), "
+                        "an ONNX model FILE.onnx, or a SCALE-Sim topology FILE.csv", where=spec)
 
 
 def sniff_input_type(path: Path) -> str:

@@ -43,9 +43,11 @@ def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]]:
 
 
 def load_onnx(path_or_model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None,
-              name: str | None = None) -> Graph:
-    """Import an ONNX model (path or ``onnx.ModelProto``) as a Graph with static shapes."""
-    model, where = read_model(path_or_model)
+              name: str | None = None, where: str | None = None) -> Graph:
+    """Import an ONNX model (path or ``onnx.ModelProto``) as a Graph with static shapes.
+    ``where`` names the model in error messages (default: the path, or the graph's name)."""
+    model, read_where = read_model(path_or_model)
+    where = where or read_where
     if model.functions:
         from onnx import inliner
 

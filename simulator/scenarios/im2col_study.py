@@ -53,10 +53,11 @@ def _dram(result: Result) -> dict[str, int]:
     return {lr.name: lr.bytes["dram_read"] + lr.bytes["dram_write"] for lr in result.layers}
 
 
-def compare_im2col(config, workload: str | Graph) -> Im2colStudy:
+def compare_im2col(config, workload: str | Graph,
+                   input_shapes: dict[str, tuple[int, ...]] | None = None) -> Im2colStudy:
     """Simulate the workload twice (``--pass im2col=explicit`` and ``=implicit``) and pair the
-    convolutions that need lowering."""
-    graph = load_workload(workload) if isinstance(workload, str) else workload
+    convolutions that need lowering. ``input_shapes`` pins an ONNX workload's dynamic dims."""
+    graph = load_workload(workload, input_shapes) if isinstance(workload, str) else workload
     name = workload if isinstance(workload, str) else graph.name
     _, explicit = api.run(config, graph, passes=["im2col=explicit"])
     _, implicit = api.run(config, graph, passes=["im2col=implicit"])
