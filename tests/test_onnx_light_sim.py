@@ -1,8 +1,8 @@
 """Every architecture-exact model the onnx wheel ships (onnx/backend/test/data/light/) imports and
-simulates on every shipped systolic config, and the simulation accounts for the model's real work:
-the MACs, computed here independently of archsim from ONNX's own shape inference, all reach the
-array; no layer beats the array's peak; weights are read from DRAM at least once; every compute
-and vector operator of the file shows up as a layer."""
+simulates on every shipped systolic config (configs/: YAML and SCALE-Sim .cfg), and the simulation
+accounts for the model's real work: the MACs, computed here independently of archsim from ONNX's
+own shape inference, all reach the array; no layer beats the array's peak; weights are read from
+DRAM at least once; every compute and vector operator of the file shows up as a layer."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 MODELS = ["light_bvlc_alexnet", "light_densenet121", "light_inception_v1", "light_inception_v2",
           "light_resnet50", "light_shufflenet", "light_squeezenet", "light_vgg19",
           "light_zfnet512"]
-CONFIG_FILES = sorted(p.name for p in CONFIGS.glob("*.yaml")
+# archsim's own YAML configs and the SCALE-Sim .cfg files shipped under configs/scalesim/.
+CONFIG_FILES = sorted(str(p.relative_to(CONFIGS)) for p in [*CONFIGS.rglob("*.yaml"),
+                                                            *CONFIGS.rglob("*.cfg")]
                       if load_config(p).kind == "systolic")
 # Operators that read activations, so the import can never fold them: each must be a layer.
 ACTIVATION_OPS = {"Conv", "Gemm", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
