@@ -32,33 +32,36 @@ WR_TOTAL, WR_DRAIN, WR_BW = range(3)
  R_O_WORDS, R_O_DSTART, R_O_DSTOP, R_SIZE) = range(24)
 
 
+@njit(cache=True, inline="always")
+def _ifmap(pix, tap, m, kk, buf, cnt):
+    """Store im2col address (m, kk) at buf[cnt] unless the tap falls outside the IFMAP."""
+    if tap[1, kk] < pix[1, m] and tap[2, kk] < pix[2, m]:
+        buf[cnt] = pix[0, m] + tap[0, kk]
+        return True
+    return False
+
+
 @njit(cache=True)
-def _fill(df, op, t, fr, fc, ru, cu, r, c, n, k, ifm, buf):
-    """The valid (non -1) addresses of demand row ``t`` of fold (fr, fc), in column order."""
+def _fill(df, op, t, fr, fc, ru, cu, r, c, n, k, pix, tap, buf):
+    """The valid (non -1) addresses of demand row ``t`` of fold (fr, fc), in column order (for
+    OFMAP only their number: the write buffer does not look at addresses)."""
     cnt = 0
+    mm = pix.shape[1]
     if df == OS:
         if op == IFMAP:  # skewed, T = K rows; column j carries output pixel fr*R + j
             for j in range(max(0, t - k + 1), min(ru, t + 1)):
-                a = ifm[fr * r + j, t - j]
-                if a >= 0:
-                    buf[cnt] = a
+                if _ifmap(pix, tap, fr * r + j, t - j, buf, cnt):
                     cnt += 1
         elif op == FILTER:  # skewed, column j carries filter fc*C + j
             for j in range(max(0, t - k + 1), min(cu, t + 1)):
                 buf[cnt] = (fc * c + j) * k + t - j
                 cnt += 1
         else:  # K-1 idle rows, then the R x C outputs bottom row first, skewed
-            for j in range(max(0, t - k + 2 - r), min(cu, t - k + 2 - (r - ru))):
-                q = t - j - (k - 1)
-                buf[cnt] = (fr * r + r - 1 - q) * n + fc * c + j
-                cnt += 1
+            cnt = max(0, min(cu, t - k + 2 - (r - ru)) - max(0, t - k + 2 - r))
     elif df == WS:
-        mm = ifm.shape[0]
         if op == IFMAP:  # R weight-load rows, then M pixel rows, skewed
             for j in range(max(0, t - r - mm + 1), min(ru, t - r + 1)):
-                a = ifm[t - j - r, fr * r + j]
-                if a >= 0:
-                    buf[cnt] = a
+                if _ifmap(pix, tap, t - j - r, fr * r + j, buf, cnt):
                     cnt += 1
         elif op == FILTER:  # the R x C weight block, last K-row first, unskewed
             if t < r and r - 1 - t < ru:
@@ -67,26 +70,20 @@ def _fill(df, op, t, fr, fc, ru, cu, r, c, n, k, ifm, buf):
                     buf[cnt] = (fc * c + j) * k + kk
                     cnt += 1
         else:  # 2R-1 idle rows, then M output rows, skewed
-            for j in range(max(0, t - 2 * r + 1 - mm + 1), min(cu, t - 2 * r + 2)):
-                buf[cnt] = (t - j - 2 * r + 1) * n + fc * c + j
-                cnt += 1
+            cnt = max(0, min(cu, t - 2 * r + 2) - max(0, t - 2 * r + 2 - mm))
     else:
         if op == IFMAP:  # the R x C input block, last K-row first, unskewed
             if t < r and r - 1 - t < ru:
                 kk = fr * r + r - 1 - t
                 for j in range(cu):
-                    a = ifm[fc * c + j, kk]
-                    if a >= 0:
-                        buf[cnt] = a
+                    if _ifmap(pix, tap, fc * c + j, kk, buf, cnt):
                         cnt += 1
         elif op == FILTER:  # R load rows, then N filter rows, skewed
             for j in range(max(0, t - r - n + 1), min(ru, t - r + 1)):
                 buf[cnt] = (t - j - r) * k + fr * r + j
                 cnt += 1
         else:  # 2R-1 idle rows, then N output rows, skewed
-            for j in range(max(0, t - 2 * r + 1 - n + 1), min(cu, t - 2 * r + 2)):
-                buf[cnt] = (fc * c + j) * n + t - j - 2 * r + 1
-                cnt += 1
+            cnt = max(0, min(cu, t - 2 * r + 2) - max(0, t - 2 * r + 2 - n))
     return cnt
 
 
@@ -210,7 +207,7 @@ def _write(cnt, cycle, ws, lines, res):
 
 
 @njit(cache=True)
-def simulate(geo, ifm, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr):
+def simulate(geo, pix, tap, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr):
     """Run every demand row of one layer through the three buffers; returns the result vector."""
     df, r, c = geo[G_DF], geo[G_R], geo[G_C]
     sr, sc, t_len = geo[G_SR], geo[G_SC], geo[G_T]
@@ -249,9 +246,9 @@ def simulate(geo, ifm, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr):
             ru = min(r, sr - fr * r)
             for t in range(fold_len):
                 cycle = row + stalls
-                n_if = _fill(df, IFMAP, t, fr, fc, ru, cu, r, c, n, k, ifm, buf_if)
-                n_f = _fill(df, FILTER, t, fr, fc, ru, cu, r, c, n, k, ifm, buf_f)
-                n_o = _fill(df, OFMAP, t, fr, fc, ru, cu, r, c, n, k, ifm, buf_o)
+                n_if = _fill(df, IFMAP, t, fr, fc, ru, cu, r, c, n, k, pix, tap, buf_if)
+                n_f = _fill(df, FILTER, t, fr, fc, ru, cu, r, c, n, k, pix, tap, buf_f)
+                n_o = _fill(df, OFMAP, t, fr, fc, ru, cu, r, c, n, k, pix, tap, buf_o)
                 if user:
                     off_if = _user_read(buf_if, n_if, cycle, if_ptr, if_sets, rd_if, st_if, res,
                                         R_IF_PREFETCHES)

@@ -2,8 +2,9 @@
 
 The memory model needs the addresses each operand streams, in SCALE-Sim's order. The cycle-by-cycle
 demand matrices (skew, flip, fill/drain padding per dataflow) are never materialised: the numba
-kernel walks them by index arithmetic over the IFMAP operand matrix built here (FILTER and OFMAP
-addresses are affine, so the kernel computes them inline). All addresses are relative to the
+kernel walks them by index arithmetic. IFMAP addresses come from two small vectors built here (an
+output-pixel part and a window-tap part); FILTER and OFMAP addresses are affine, so the kernel
+computes them inline. All addresses are relative to the
 operand's offset, which only shifts them and so cannot change hits, counts or cycles.
 
 USER mode also needs the *prefetch* order (``get_prefetch_matrices`` in SCALE-Sim's compute
@@ -20,21 +21,25 @@ from simulator.scalesim.mapping import ScaleSimLayer
 DATAFLOW_CODE = {"os": 0, "ws": 1, "is": 2}
 
 
+def ifmap_factors(layer: ScaleSimLayer) -> tuple[np.ndarray, np.ndarray]:
+    """The im2col address split into an output-pixel part and a window-tap part, so the kernel
+    never needs the M x K matrix: address(m, k) = pix[0, m] + tap[0, k], valid iff
+    tap[1, k] < pix[1, m] (rows left below the window's top) and tap[2, k] < pix[2, m] (columns)."""
+    ew, s, ch, w = layer.out_w, layer.stride, layer.channels, layer.ifmap_w
+    oy, ox = np.divmod(np.arange(layer.m, dtype=np.int64), ew)
+    pix = np.stack([(oy * s * w + ox * s) * ch, layer.ifmap_h - oy * s, w - ox * s])
+    fy, rem = np.divmod(np.arange(layer.k, dtype=np.int64), layer.filter_w * ch)
+    fx, c = np.divmod(rem, ch)
+    tap = np.stack([(fy * w + fx) * ch + c, fy, fx])
+    return np.ascontiguousarray(pix, dtype=np.int32), np.ascontiguousarray(tap, dtype=np.int32)
+
+
 def ifmap_matrix(layer: ScaleSimLayer) -> np.ndarray:
     """M x K im2col addresses (row = output pixel, column = (fy, fx, c), c fastest); -1 where the
     window reaches past the IFMAP edge (SCALE-Sim's ceil output size, no padding)."""
-    ew, s, ch = layer.out_w, layer.stride, layer.channels
-    m = np.arange(layer.m, dtype=np.int64)
-    k = np.arange(layer.k, dtype=np.int64)
-    oy, ox = np.divmod(m, ew)
-    iy0, ix0 = oy * s, ox * s
-    fy, rem = np.divmod(k, layer.filter_w * ch)
-    fx, c = np.divmod(rem, ch)
-    iy = iy0[:, None] + fy[None, :]
-    ix = ix0[:, None] + fx[None, :]
-    addr = (iy * layer.ifmap_w + ix) * ch + c[None, :]
-    valid = (iy < layer.ifmap_h) & (ix < layer.ifmap_w)
-    return np.where(valid, addr, -1).astype(np.int32)
+    pix, tap = ifmap_factors(layer)
+    valid = (tap[1][None, :] < pix[1][:, None]) & (tap[2][None, :] < pix[2][:, None])
+    return np.where(valid, pix[0][:, None] + tap[0][None, :], -1).astype(np.int32)
 
 
 def _filter_matrix(layer: ScaleSimLayer) -> np.ndarray:

@@ -30,7 +30,7 @@ from simulator.scalesim.compute import ComputeStats
 from simulator.scalesim.demand import (
     DATAFLOW_CODE,
     address_space,
-    ifmap_matrix,
+    ifmap_factors,
     prefetch_order,
     prefetch_sets,
 )
@@ -103,7 +103,7 @@ def simulate_memory(layer: ScaleSimLayer, compute: ComputeStats, config: Systoli
     sr, sc, t = layer.spatial
     geo = np.array([DATAFLOW_CODE[layer.dataflow], layer.rows, layer.cols, sr, sc, t,
                     layer.m, layer.n, layer.k, int(user)], dtype=np.int64)
-    ifm = ifmap_matrix(layer)
+    pix, tap = ifmap_factors(layer)
     sram_kb = config.sram
     if user:
         rd_if, if_ptr, if_sets = _user_read_params(layer, "ifmap", sram_kb.ifmap_kb,
@@ -120,7 +120,7 @@ def simulate_memory(layer: ScaleSimLayer, compute: ComputeStats, config: Systoli
     out_words = _words(sram_kb.ofmap_kb)
     drain = out_words - -(-out_words // 2)
     wr = np.array([out_words, drain, out_bw], dtype=np.int64)
-    res = k.simulate(geo, ifm, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr)
+    res = k.simulate(geo, pix, tap, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr)
 
     sram = {"ifmap": (int(res[k.R_IF_FIRST]), int(res[k.R_IF_LAST])),
             "filter": (int(res[k.R_F_FIRST]), int(res[k.R_F_LAST])),
