@@ -14,7 +14,7 @@ from simulator.trace import read_trace, write_trace
 
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
 def test_lower_save_replay_gives_identical_cycles(tmp_path, df):
-    cfg = systolic_config(16, 16, df, bandwidth=12, latency=40,
+    cfg = systolic_config(32, 32, df, bandwidth=12, latency=40,
                           sram={"ifmap_kb": 8, "filter_kb": 8, "ofmap_kb": 4})
     trace, direct = api.run(cfg, "alexnet")
     path = tmp_path / "t.jsonl"
