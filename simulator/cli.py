@@ -128,6 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="topology rows are convs (default) or GEMMs (name,M,N,K,)")
     p.add_argument("-p", dest="outdir", default=".", help="output folder (default: .)")
     p.add_argument("-l", dest="layout", help="accepted for compatibility; ignored")
+
+    p = sub.add_parser("quantize", help="SQuant data-free weight quantization of an ONNX model",
+                       description="Quantize every Conv, Gemm and MatMul weight of MODEL per "
+                       "output channel with SQuant (or round-to-nearest) and write OUT.onnx: "
+                       "DequantizeLinear on int8/int4 weights, or float32 dequantized weights "
+                       "under the same names with --fake.")
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
+                   help="model file to write")
+    p.add_argument("--bits", default="4", help="weight bit width, 2 to 8 (default 4)")
+    p.add_argument("--mode", default="squant", choices=["squant", "squant-k", "squant-c", "rtn"],
+                   help="squant = E+K+C (default), squant-k = E+K, squant-c = E+C, "
+                        "rtn = round to nearest")
+    p.add_argument("--fake", action="store_true",
+                   help="store float32 dequantized weights (w_hat) instead of QDQ")
     return parser
 
 
@@ -336,8 +351,25 @@ def cmd_im2col(args) -> int:
     return 0
 
 
+def cmd_quantize(args) -> int:
+    from simulator.passes.squant import QuantizeError
+    from simulator.passes.squant_onnx import quantize_file
+
+    try:
+        bits = int(args.bits)
+    except ValueError:
+        raise QuantizeError(f"bits must be an integer from 2 to 8; got {args.bits!r}") from None
+    summary = quantize_file(args.model, args.output, bits, args.mode, args.fake)
+    storage = sorted({t.storage for t in summary.tensors})
+    changed = sum(t.changed_vs_rtn for t in summary.tensors)
+    print(f"wrote {args.output}: {len(summary.tensors)} weight tensors, "
+          f"{summary.weights:,} weights at {bits} bit ({args.mode}, {'/'.join(storage)}, "
+          f"opset {summary.opset}); {changed:,} rounded differently from RTN", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "replay": cmd_replay, "validate": cmd_validate, "lower": cmd_lower,
-            "scalesim": cmd_scalesim, "im2col": cmd_im2col}
+            "scalesim": cmd_scalesim, "im2col": cmd_im2col, "quantize": cmd_quantize}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,14 +15,19 @@ LAYER_COLUMNS = ["layer", "op", "cycles", "start", "end", "macs", "utilization",
                  *BYTE_KEYS, "energy_pj"]
 
 
-def atomic_write(path: str | Path, text: str) -> None:
-    """Write to a temp file beside ``path`` then rename: readers never see half a file."""
+def atomic_write(path: str | Path, text: str | bytes) -> None:
+    """Write to a temp file beside ``path`` then rename: readers never see half a file.
+    ``bytes`` are written as they are (e.g. a serialized ONNX model)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text)
+        else:
+            with os.fdopen(fd, "w", newline="") as fh:
+                fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
