@@ -1,0 +1,188 @@
+"""Reading a sweep's results.csv back, its Pareto front, and the scatter plot that marks it.
+
+matplotlib is imported only inside :func:`plot_results` (with the Agg backend: no display is
+needed on a cluster head node or in CI), so reading results and computing fronts stays light.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.sweep.spec import SweepError
+from simulator.sweep.store import CSV_COLUMNS, CSV_NAME
+
+#: the default front: time, energy, and PE count as the area proxy (all minimised)
+DEFAULT_OBJECTIVES = ("total_cycles", "energy_pj", "pe_count")
+
+
+@dataclass
+class Results:
+    path: Path
+    columns: list[str]
+    params: list[str]            # the varied parameters (columns before ``workload``)
+    rows: list[dict[str, Any]]
+
+    def ok(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("status") == "ok"]
+
+
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_results(path: str | Path) -> Results:
+    """A results.csv (or the sweep folder holding one), values parsed back to numbers."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CSV_NAME
+    if not path.is_file():
+        raise SweepError("no such results file (give a sweep's --out folder or its "
+                         "results.csv)", where=str(path))
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header or "workload" not in header or "status" not in header:
+            raise SweepError("not a sweep results.csv (no workload/status columns)",
+                             where=f"{path}:1")
+        rows = []
+        for line in reader:
+            row = {c: (v if c in ("workload", "status", "error", "config_hash") else _number(v))
+                   for c, v in zip(header, line, strict=False)}
+            rows.append(row)
+    params = header[: header.index("workload")]
+    return Results(path, header, params, rows)
+
+
+def check_columns(results: Results, *names: str | None) -> None:
+    for name in names:
+        if name is not None and name not in results.columns:
+            raise SweepError(f"no column {name!r}; columns: {', '.join(results.columns)}",
+                             where=str(results.path))
+
+
+def parse_objectives(text: str | Sequence[str]) -> list[tuple[str, bool]]:
+    """``total_cycles,energy_pj,max:utilization`` -> [(column, maximise?), ...]."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        maximise = item.startswith("max:")
+        out.append((item.removeprefix("max:").removeprefix("min:"), maximise))
+    if not out:
+        raise SweepError("--pareto: expected column names, e.g. total_cycles,energy_pj")
+    return out
+
+
+def pareto_front(rows: Sequence[dict[str, Any]], objectives: Sequence[tuple[str, bool]],
+                 group: str | None = "workload") -> list[int]:
+    """Indices of the non-dominated rows, within each ``group`` (configs compete on the same
+    workload only). Rows missing an objective are left out.
+
+    Sorting lexicographically puts every dominator before what it dominates, so each row is
+    checked against the front found so far only: O(n log n + n * front).
+    """
+    keyed: dict[Any, list[tuple[tuple[float, ...], int]]] = {}
+    for i, row in enumerate(rows):
+        vals = []
+        for col, maximise in objectives:
+            v = row.get(col)
+            if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
+                break
+            vals.append(-v if maximise else v)
+        else:
+            keyed.setdefault(row.get(group) if group else None, []).append((tuple(vals), i))
+    front: list[int] = []
+    for items in keyed.values():
+        items.sort()
+        kept: list[tuple[float, ...]] = []
+        for vals, i in items:
+            if any(all(a <= b for a, b in zip(k, vals, strict=True)) and k != vals
+                   for k in kept):
+                continue
+            kept.append(vals)
+            front.append(i)
+    return sorted(front)
+
+
+def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | None = None,
+                 objectives: Sequence[tuple[str, bool]] = (), logx: bool = False,
+                 logy: bool = False) -> tuple[Path, list[dict[str, Any]]]:
+    """Scatter ``y`` against ``x`` of the ok rows, coloured by ``hue``, the Pareto front on
+    ``objectives`` drawn as black-edged stars. Returns the file written and the front's rows."""
+    out = Path(out)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise SweepError("the plot file must end in .png or .svg", where=str(out))
+    check_columns(results, x, y, hue, *(c for c, _ in objectives))
+    rows = [r for r in results.ok() if r.get(x) is not None and r.get(y) is not None]
+    if not rows:
+        raise SweepError(f"no ok rows with both {x} and {y} to plot", where=str(results.path))
+    front = pareto_front(rows, objectives) if objectives else []
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r.get(hue) if hue else None, []).append(r)
+    keys = sorted(groups, key=lambda k: (isinstance(k, str), k if k is not None else 0))
+    cmap = plt.get_cmap("tab10" if len(keys) <= 10 else "viridis")
+    for n, key in enumerate(keys):
+        pts = groups[key]
+        colour = cmap(n if len(keys) <= 10 else n / max(1, len(keys) - 1))
+        ax.scatter([p[x] for p in pts], [p[y] for p in pts], s=28, alpha=0.8, color=colour,
+                   label=f"{hue}={key}" if hue else None, zorder=2)
+    if front:
+        fx, fy = [rows[i][x] for i in front], [rows[i][y] for i in front]
+        names = ", ".join(("max " if m else "") + c for c, m in objectives)
+        ax.scatter(fx, fy, s=150, marker="*", facecolors="none", edgecolors="black",
+                   linewidths=1.2, label=f"Pareto front ({names})", zorder=3)
+        if {c for c, m in objectives} == {x, y} and not any(m for _, m in objectives):
+            by_group: dict[Any, list[tuple[Any, Any]]] = {}
+            for i in front:
+                by_group.setdefault(rows[i].get("workload"), []).append((rows[i][x],
+                                                                          rows[i][y]))
+            for pts in by_group.values():
+                pts.sort()
+                ax.step([p[0] for p in pts], [p[1] for p in pts], where="post",
+                        color="black", linewidth=0.8, alpha=0.6, zorder=1)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{y} vs {x} ({len(rows)} points)", fontsize=10)
+    if hue or front:
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    try:
+        fig.savefig(tmp, format=out.suffix[1:].lower())
+        tmp.replace(out)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return out, [rows[i] for i in front]
+
+
+__all__ = ["CSV_COLUMNS", "DEFAULT_OBJECTIVES", "Results", "pareto_front", "plot_results",
+           "read_results"]

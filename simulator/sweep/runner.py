@@ -1,0 +1,281 @@
+"""Running a sweep: skip what the store already has, run the rest, store each point at once.
+
+Three executors yield rows as points finish, and the driver (this process, the only writer)
+commits each to the store before asking for the next:
+
+- ``serial``: in this process (``workers=1``), no pickling, no pool start-up;
+- ``pool``: a local process pool, a bounded window of tasks in flight (memory stays flat on a
+  100,000-point sweep, Ctrl-C is prompt); a worker that dies takes down the pool, which is
+  restarted and the points that were in flight rerun one at a time to find the culprit;
+- ``dask``: a Dask distributed scheduler (``tcp://HOST:PORT``) or a LocalCluster
+  (``local:N``); ``dask`` is imported only on this path.
+
+The numbers depend only on the point (config, workload, passes), never on which worker ran
+it or in what order, and results.csv is written in spec order, so every runner gives the
+same file (but for wall times).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from simulator.sweep.spec import Point, SweepError, SweepSpec, load_spec
+from simulator.sweep.store import ResultStore
+from simulator.sweep.worker import init_pool_worker, run_point
+
+CSV_REFRESH_S = 10.0   # results.csv is rewritten at most this often while a sweep runs
+WINDOW_PER_WORKER = 4  # tasks in flight per worker: enough to hide IPC, small enough to stop
+
+
+class SweepProgress(Protocol):
+    """What a front end (the CLI's progress bar) is told; the library itself never prints."""
+
+    def start(self, total: int, done: int, to_run: int, runner: str) -> None: ...
+
+    def point(self, row: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class SweepReport:
+    total: int          # points in the spec (after constraints and duplicates)
+    already_done: int   # found in the store and skipped
+    ran: int            # computed by this run
+    ok: int             # of those, succeeded
+    failed: int         # of those, error rows
+    excluded: int       # dropped by constraints
+    duplicates: int
+    wall_s: float
+    runner: str
+    csv_path: Path
+    store_path: Path
+    sim_s: float = 0.0  # sum of in-worker wall times of the points this run computed
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None = None,
+              cluster: str | None = None, retry_errors: bool = False,
+              progress: SweepProgress | None = None) -> SweepReport:
+    """Run every point of ``spec`` not already in ``out``'s store; return what happened."""
+    t0 = time.perf_counter()
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    expansion = spec.expand()
+    points = expansion.points
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise SweepError(f"--workers must be at least 1, got {workers}")
+    with ResultStore(out) as store:
+        done = store.finished(include_errors=not retry_errors)
+        todo = [p for p in points if p.point_id not in done]
+        store.begin_run(spec.source, len(points))
+        by_id = {p.point_id: p for p in todo}
+        if cluster:
+            runner = f"dask {cluster}"
+            rows = _dask([p.task() for p in todo], cluster)
+        elif workers == 1 or len(todo) <= 1:
+            runner = "1 worker (in process)"
+            rows = _serial(p.task() for p in todo)
+        else:
+            n = min(workers, len(todo))
+            runner = f"{n} local workers"
+            rows = _pool([p.task() for p in todo], n)
+        if progress is not None:
+            progress.start(len(points), len(points) - len(todo), len(todo), runner)
+        ok = failed = 0
+        sim_s = 0.0
+        last_csv = time.monotonic()
+        try:
+            with contextlib.closing(rows):
+                for row in rows:
+                    store.add(by_id[row["id"]], row)
+                    ok += row["status"] == "ok"
+                    failed += row["status"] == "error"
+                    sim_s += row.get("wall_s") or 0.0
+                    if progress is not None:
+                        progress.point(row)
+                    if time.monotonic() - last_csv > CSV_REFRESH_S:
+                        store.write_csv(points, spec.param_names)
+                        last_csv = time.monotonic()
+        finally:
+            csv_path = store.write_csv(points, spec.param_names)
+        return SweepReport(len(points), len(points) - len(todo), ok + failed, ok, failed,
+                           expansion.excluded, expansion.duplicates,
+                           time.perf_counter() - t0, runner, csv_path, store.path, sim_s)
+
+
+def _serial(tasks: Iterable[dict]) -> Iterator[dict]:
+    for task in tasks:
+        yield run_point(task)
+
+
+def _died_row(task: dict) -> dict:
+    return {"id": task["id"], "index": task["index"], "status": "error", "wall_s": None,
+            "error": "the worker process died while running this point (killed, or out of "
+                     "memory?); rerun with --retry-errors to try it again"}
+
+
+def _mp_context() -> Any:
+    """forkserver where there is one: workers fork from a clean process that has already
+    imported the simulator (fast start, and no fork of a driver that runs threads)."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["simulator.sweep.worker", "simulator.api"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop now: cancel queued tasks and end the workers (a running point may take minutes)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+def _pool(tasks: list[dict], workers: int) -> Iterator[dict]:
+    ctx = _mp_context()
+    queue: deque[dict] = deque(tasks)
+    suspects: deque[dict] = deque()    # in flight when a worker died: rerun one at a time
+    deaths: dict[str, int] = {}
+    inflight: dict[Future, dict] = {}
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_pool_worker)
+
+    pool = new_pool()
+    fruitless = 0  # pools in a row that broke before finishing a single point
+    try:
+        while queue or suspects or inflight:
+            isolating = bool(suspects)
+            limit = 1 if isolating else workers * WINDOW_PER_WORKER
+            source = suspects if isolating else queue
+            while source and len(inflight) < limit:
+                task = source.popleft()
+                inflight[pool.submit(run_point, task)] = task
+            finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            broken = False
+            progressed = False
+            for fut in finished:
+                task = inflight.pop(fut)
+                try:
+                    row = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    inflight[fut] = task  # handled with the rest below
+                    continue
+                progressed = True
+                yield row
+            if not broken:
+                fruitless = 0
+                continue
+            # The pool is unusable: every task still in flight fails with it, except those
+            # that finished just before the break.
+            wait(list(inflight))
+            lost = []
+            for fut, task in inflight.items():
+                if fut.exception() is None:
+                    progressed = True
+                    yield fut.result()
+                else:
+                    lost.append(task)
+            inflight.clear()
+            pool.shutdown(wait=False, cancel_futures=True)
+            fruitless = 0 if progressed else fruitless + 1
+            if fruitless >= 3:
+                raise SweepError("the worker processes die before finishing any point (three "
+                                 "pools in a row); run with --workers 1 to see why")
+            for task in lost:
+                deaths[task["id"]] = deaths.get(task["id"], 0) + 1
+                if len(lost) == 1 and deaths[task["id"]] >= 2:
+                    yield _died_row(task)  # it alone was running, twice: it is the cause
+                else:
+                    suspects.append(task)
+            pool = new_pool()
+    finally:
+        _stop_pool(pool)
+
+
+def _dask(tasks: list[dict], address: str) -> Iterator[dict]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise SweepError("--cluster needs Dask distributed: pip install 'archsim[dist]'",
+                         where=f"--cluster {address}") from None
+    import logging
+
+    cluster = None
+    if address.startswith("local:"):
+        count = address.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise SweepError("expected local:N with N >= 1 workers", where=f"--cluster {address}")
+        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        target: Any = cluster
+    elif address.startswith(("tcp://", "tls://", "ucx://", "ws://", "wss://")):
+        target = address
+    else:
+        raise SweepError("expected tcp://HOST:PORT (a running dask scheduler) or local:N",
+                         where=f"--cluster {address}")
+    try:
+        client = Client(target, timeout="20s")
+    except (OSError, TimeoutError) as err:
+        if cluster is not None:
+            cluster.close()
+        raise SweepError(f"cannot reach the Dask scheduler: {err}",
+                         where=f"--cluster {address}") from None
+    try:
+        slots = max(1, sum(client.nthreads().values()))
+        pending = deque(tasks)
+        running = as_completed()
+        by_key: dict[str, dict] = {}
+
+        def submit() -> None:
+            task = pending.popleft()
+            fut = client.submit(run_point, task, key=f"archsim-point-{task['id']}", pure=False)
+            by_key[fut.key] = task
+            running.add(fut)
+
+        while pending and running.count() < slots * WINDOW_PER_WORKER:
+            submit()
+        for fut in running:
+            task = by_key.pop(fut.key)
+            try:
+                row = fut.result()
+            except Exception as err:  # KilledWorker: the point took down workers repeatedly
+                row = _died_row(task)
+                row["error"] = f"dask: {type(err).__name__}: {err}"
+            fut.release()
+            yield row
+            if pending:
+                submit()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def expand_only(spec: SweepSpec | str | Path) -> list[Point]:
+    """The points a sweep would run (``archsim sweep --dry-run``)."""
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    return spec.expand().points

@@ -1,0 +1,53 @@
+"""What runs on a worker (a pool process, a Dask worker, or the driver itself): one point.
+
+The task and the returned row are plain dicts, so they pickle cheaply and the same function
+serves every runner. A point never raises: any failure becomes an ``error`` row and the sweep
+goes on; only the death of the process itself is left to the runner to detect.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from simulator.errors import ArchsimError
+
+
+def run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Lower and simulate one point; return its metrics (or its error) and the wall time."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"id": task["id"], "index": task["index"]}
+    try:
+        from simulator import api
+        from simulator.config import config_from_dict
+
+        config = config_from_dict(task["config"], f"point {task['index']}")
+        _, result = api.run(config, task["workload"], passes=task["passes"] or None)
+        row.update(status="ok", error=None, total_cycles=result.total_cycles,
+                   energy_pj=result.energy_pj["total"], utilization=result.utilization,
+                   macs=result.macs, pe_count=result.pe_count, time_us=result.time_us,
+                   instructions=result.instructions, **result.bytes)
+    except ArchsimError as err:
+        row.update(status="error", error=str(err))
+    except Exception as err:  # a bug in one point must not end a thousand-point sweep
+        row.update(status="error", error=f"{type(err).__name__}: {err}")
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def init_pool_worker() -> None:
+    """Pool-process initializer: leave Ctrl-C to the driver (which stops the pool), and exit
+    if the driver dies (SIGKILL), instead of lingering as an orphan."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="archsim-orphan-watch", daemon=True).start()
