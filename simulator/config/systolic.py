@@ -64,5 +64,18 @@ class SystolicConfig(Strict):
     dram: DramConfig = DramConfig()
     vector: VectorConfig = VectorConfig()
     word_bytes: int = Field(1, ge=1, le=8)
+    #: Weight bits one PE multiplies per cycle (default: ``word_bytes`` x 8). With
+    #: ``precision_scalable`` a PE splits its multiplier Bit Fusion-style and runs
+    #: floor(datapath_bits / b) MACs per cycle on b-bit weights (at least 1), so quantized
+    #: weights (``--pass squant:bits=4``) raise the MAC rate; without it the rate is fixed.
+    datapath_bits: int | None = Field(None, ge=1, le=64)
+    precision_scalable: bool = True
     energy: EnergyTable = EnergyTable()
     scalesim: ScaleSimOptions | None = None
+
+    def macs_per_pe(self, weight_bits: int | None) -> int:
+        """MACs a PE runs per cycle on weights of ``weight_bits`` (None: ``word_bytes`` x 8)."""
+        if not self.precision_scalable:
+            return 1
+        word = self.word_bytes * 8
+        return max(1, (self.datapath_bits or word) // (weight_bits or word))

@@ -9,6 +9,8 @@ and the drain on its last, so an uninterrupted fold costs the same whole or chun
 
 from __future__ import annotations
 
+import math
+
 from simulator.config.systolic import SystolicConfig
 from simulator.engine import Channel, Engine
 from simulator.errors import TraceError
@@ -37,6 +39,7 @@ def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, 
     """The engine's task columns (unit, cycles, channel, bytes, deps), one row per instruction."""
     head, tail = fold_overheads(config)
     rows, cols = config.array.rows, config.array.cols
+    k_streamed = config.array.dataflow == "os"  # else K sits on the rows
     lanes, pipeline = config.vector.lanes, config.vector.pipeline
     n = len(trace.instructions)
     units: list[str] = [""] * n
@@ -51,12 +54,15 @@ def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, 
         op = ins.op
         if op == "GEMM":
             d = ins.dims
-            if d["rows"] > rows or d["cols"] > cols:
+            pack = d.get("pack", 1)  # K elements per PE per cycle (narrow weights)
+            if (d["rows"] if k_streamed else math.ceil(d["rows"] / pack)) > rows or \
+                    d["cols"] > cols:
                 raise TraceError(
                     f"GEMM fold uses {d['rows']}x{d['cols']} PEs but the config's array is "
                     f"{rows}x{cols}; lower the workload again for this array",
                     where=f"instruction {i}")
-            cycles[i] = d["t"] + (head if d.get("first", 1) else 0) + \
+            t = math.ceil(d["t"] / pack) if k_streamed else d["t"]
+            cycles[i] = t + (head if d.get("first", 1) else 0) + \
                 (tail if d.get("last", 1) else 0)
         elif op == "VEC":
             cycles[i] = vector_cycles(ins.dims["work"], lanes, pipeline)

@@ -26,11 +26,12 @@ class GemmShape:
     n: int
     k: int
     a_bytes: int
-    b_bytes: int
+    b_bytes: float  # fractional for packed sub-byte weights
     c_bytes: int
     a_tensor: str
     b_tensor: str
     c_tensor: str
+    b_bits: int | None = None  # weight element width a pass set (None: the config's word)
 
 
 def element_bytes(graph: Graph, name: str, word_bytes: int) -> int:
@@ -39,11 +40,20 @@ def element_bytes(graph: Graph, name: str, word_bytes: int) -> int:
     return max(1, math.ceil(bits / 8)) if bits else word_bytes
 
 
+def element_width(graph: Graph, name: str, word_bytes: int) -> float:
+    """Bytes per element with sub-byte elements packed densely (4 bit: 0.5); byte counts are
+    rounded up per tile. Used for weights, whose ``bits`` the squant pass sets."""
+    bits = graph.tensor(name).bits
+    return bits / 8 if bits else word_bytes
+
+
 def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
     """The GEMMs an op performs (one per group, or per batch element of a batched MatMul)."""
     x, w = op.inputs[0], op.inputs[1]
     y = op.outputs[0]
-    wa, wb, wc = (element_bytes(graph, t, word_bytes) for t in (x, w, y))
+    wa, wc = (element_bytes(graph, t, word_bytes) for t in (x, y))
+    wb = element_width(graph, w, word_bytes)
+    b_bits = graph.tensor(w).bits
     where = f"operator {op.name} ({op.type})"
     if op.type == "Conv":
         n_out, c_per_group, kh, kw = graph.tensor(w).shape
@@ -51,7 +61,7 @@ def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
         batch = graph.tensor(x).shape[0]
         group = int(op.attrs.get("group", 1))
         return [GemmShape(batch * oh * ow, n_out // group, kh * kw * c_per_group, wa, wb, wc,
-                          x, w, y) for _ in range(group)]
+                          x, w, y, b_bits) for _ in range(group)]
     a_shape, b_shape = graph.tensor(x).shape, graph.tensor(w).shape
     if len(a_shape) < 2 or len(b_shape) < 2:
         raise WorkloadError(f"needs matrices of rank >= 2; got shapes {a_shape} and {b_shape}",
@@ -75,7 +85,7 @@ def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
     if k != k2:
         raise WorkloadError(f"inner dimensions differ: A is {a_shape}, B is {b_shape}",
                             where=where)
-    return [GemmShape(m, n, k, wa, wb, wc, x, w, y) for _ in range(count)]
+    return [GemmShape(m, n, k, wa, wb, wc, x, w, y, b_bits) for _ in range(count)]
 
 
 needs_im2col = conv_needs_im2col

@@ -14,6 +14,7 @@ GEMM that produced its outputs. An operand that fits whole in half its SRAM is l
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,23 +181,29 @@ class SystolicLowering:
         geo = ConvGeometry.of(graph, op)
         x = op.inputs[0]
         on_rows = self.cfg.array.dataflow in ("ws", "is")  # K sits on the array rows
-        folds = geo.row_folds(self.R) if on_rows else None
+        k_rows = self.R * self.cfg.macs_per_pe(shapes[0].b_bits) if on_rows else self.R
+        folds = geo.row_folds(k_rows) if on_rows else None
         for group, shape in enumerate(shapes):
             def a_tiles(o: dict, group=group, width=shape.a_bytes) -> list[tuple[tuple, int]]:
                 return [((x, group, *key), elems * width) for key, elems in
-                        geo.region_tiles(o["m0"], o["dm"], o["k0"], o["dk"], self.R)]
+                        geo.region_tiles(o["m0"], o["dm"], o["k0"], o["dk"], k_rows)]
             self._lower_gemm(shape, op.name, x, group, folds, a_tiles)
 
-    def _chunk_len(self, g: GemmShape, t: int) -> int:
-        """Longest T-chunk whose streamed tiles and output tile each fit in half their SRAM."""
+    def _chunk_len(self, g: GemmShape, t: int, pack: int = 1) -> int:
+        """Longest T-chunk whose streamed tiles and output tile each fit in half their SRAM
+        (os: a multiple of ``pack``, the K elements a PE consumes per cycle)."""
         R, C, df = self.R, self.C, self.cfg.array.dataflow
         limits = []
         if df == "os":  # A[r x tk] and B[tk x c] stream; outputs stay in the PEs
-            limits += [self.ifmap.half // (R * g.a_bytes), self.filter.half // (C * g.b_bytes)]
+            limits += [self.ifmap.half // (R * g.a_bytes),
+                       int(self.filter.half // (C * g.b_bytes))]
+            tk = max(1, min(t, *limits))
+            return tk if tk == t or tk < pack else tk - tk % pack
         elif df == "ws":  # A[tm x r] streams, C[tm x c] partial sums
             limits += [self.ifmap.half // (R * g.a_bytes), self.ofmap.half // (C * g.c_bytes)]
         else:  # is: B[r x tn] streams, C[c x tn] partial sums
-            limits += [self.filter.half // (R * g.b_bytes), self.ofmap.half // (C * g.c_bytes)]
+            limits += [int(self.filter.half // (R * g.b_bytes)),
+                       self.ofmap.half // (C * g.c_bytes)]
         return max(1, min(t, *limits))
 
     def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int,
@@ -207,8 +214,12 @@ class SystolicLowering:
         sizes of the A data it needs on chip (default: that block of the A matrix itself)."""
         df, R, C = self.cfg.array.dataflow, self.R, self.C
         sr, sc, t = {"os": (g.m, g.n, g.k), "ws": (g.k, g.n, g.m), "is": (g.k, g.m, g.n)}[df]
-        rows = row_folds or [(r0, min(R, sr - r0)) for r0 in range(0, sr, R)]
-        tk = self._chunk_len(g, t)
+        # Narrow weights on precision-scalable PEs: each PE takes `pack` K elements per cycle,
+        # so a fold holds R*pack K rows (ws/is) or streams K in ceil(T/pack) cycles (os).
+        pack = self.cfg.macs_per_pe(g.b_bits)
+        k_rows = R * pack if df != "os" else R
+        rows = row_folds or [(r0, min(k_rows, sr - r0)) for r0 in range(0, sr, k_rows)]
+        tk = self._chunk_len(g, t, pack)
         chunks = [(t0, min(tk, t - t0)) for t0 in range(0, t, tk)]
         if a_tiles is None:
             def a_tiles(o: dict) -> list[tuple[tuple, int]]:
@@ -227,12 +238,13 @@ class SystolicLowering:
                     a_used = [self._fetch(self.ifmap, key, nbytes, layer, a_src)
                               for key, nbytes in a_tiles(o)]
                     b_key = (g.b_tensor, group, o["k0"], o["n0"])
-                    b_tile = self._fetch(self.filter, b_key, o["dk"] * o["dn"] * g.b_bytes,
-                                         layer, g.b_tensor)
+                    b_tile = self._fetch(self.filter, b_key,
+                                         math.ceil(o["dk"] * o["dn"] * g.b_bytes), layer,
+                                         g.b_tensor)
                     deps = [t.release for t in a_used] + [b_tile.release]
                     a_read = 0 if df == "is" and not first else o["dm"] * o["dk"]
                     b_read = 0 if df == "ws" and not first else o["dk"] * o["dn"]
-                    sram_read = a_read * g.a_bytes + b_read * g.b_bytes
+                    sram_read = a_read * g.a_bytes + math.ceil(b_read * g.b_bytes)
                     # Output tile: os completes r x c outputs per fold; ws/is add T x c partial
                     # sums per K fold, on chip if they fit, else spilled to DRAM and read back.
                     out_elems = r * c if df == "os" else tl * c
@@ -252,9 +264,11 @@ class SystolicLowering:
                         deps += waits
                     deps.append(out_tile.release)
                     writes = df != "os" or last
-                    gemm = emit("GEMM", "array", layer,
-                                {"rows": r, "cols": c, "t": tl, "first": int(first),
-                                 "last": int(last), "group": group, **o},
+                    dims = {"rows": r, "cols": c, "t": tl, "first": int(first),
+                            "last": int(last), "group": group, **o}
+                    if pack > 1:
+                        dims["pack"] = pack
+                    gemm = emit("GEMM", "array", layer, dims,
                                 {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
                                 deps, g.c_tensor)
                     for t in a_used:

@@ -1,6 +1,7 @@
 """Graph -> Graph passes, each registered under a name and run before lowering.
 
-On the command line a pass is ``--pass NAME`` or ``--pass NAME=OPTION`` (repeatable, in order).
+On the command line a pass is ``--pass NAME``, ``--pass NAME=OPTION`` or, for a pass with
+several settings, ``--pass NAME:KEY=VALUE,KEY=VALUE`` (repeatable, in order).
 A pass never mutates its input graph: it returns a new one (ops and attrs copied).
 """
 
@@ -48,7 +49,9 @@ def copy_graph(graph: Graph) -> Graph:
 
 
 def parse_pass(spec: str) -> tuple[Pass, str | None]:
-    name, _, option = spec.partition("=")
+    name, colon, option = spec.partition(":")
+    if not colon or "=" in name:
+        name, _, option = spec.partition("=")
     if name not in PASSES:
         raise PassError(f"unknown pass {name!r}; available: {', '.join(sorted(PASSES)) or 'none'}",
                         where=f"--pass {spec}")
@@ -69,7 +72,7 @@ def apply_passes(graph: Graph, specs: list[str] | None) -> Graph:
 
 
 def _load_builtin_passes() -> None:
-    from simulator.passes import im2col  # noqa: F401  (registers itself)
+    from simulator.passes import im2col, squant_pass  # noqa: F401  (register themselves)
 
 
 _load_builtin_passes()
