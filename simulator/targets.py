@@ -26,6 +26,16 @@ def _systolic() -> Target:
 _FACTORIES: dict[str, Callable[[], Target]] = {"systolic": _systolic}
 
 
+def _zipper() -> Target:
+    from simulator.hw.zipper import simulate_zipper
+    from simulator.lower.zipper import lower_zipper
+
+    return Target("zipper", lower_zipper, simulate_zipper)
+
+
+_FACTORIES["zipper"] = _zipper
+
+
 def get_target(kind: str) -> Target:
     try:
         return _FACTORIES[kind]()

@@ -47,6 +47,10 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
     if input_shapes:
         raise WorkloadError("--input-shape applies to ONNX models only (FILE.onnx or an ONNX "
                             f"zoo model: {', '.join(f'zoo:{n}' for n in ONNX_ZOO)})", where=spec)
+    if kind == "gnn":
+        from workloads.gnn import load_gnn_workload
+
+        return load_gnn_workload(spec), None
     if kind in BUILTIN_FORMS:
         return parse_builtin(spec), None
     if spec in ZOO:

@@ -14,6 +14,10 @@ CONFIG_MODELS: dict[str, type] = {"systolic": SystolicConfig}
 
 HardwareConfig = SystolicConfig
 
+from simulator.config.zipper import ZipperConfig  # noqa: E402  (the GNN target, issue 7)
+
+CONFIG_MODELS["zipper"] = ZipperConfig
+
 
 def config_from_dict(data: Any, source: str = "<config>", lines: dict | None = None):
     """Validate a plain dict (as read from YAML) into the model its ``kind`` names."""

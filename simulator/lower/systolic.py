@@ -311,6 +311,10 @@ def op_args(graph: Graph, op: Op) -> dict:
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:
     """Lower every op of ``graph``; ops no unit can run are reported together, by operator."""
     graph.validate()
+    if any(op.type.startswith("Gnn") for op in graph.ops):   # GNN baseline, issue 7
+        from simulator.lower.gnn_systolic import lower_gnn_systolic
+
+        return lower_gnn_systolic(graph, config, workload)
     unsupported = [op for op in graph.ops if op.type not in GEMM_OPS and
                    op.type not in ALIAS_OPS and not is_vector_op(op.type)]
     if unsupported:

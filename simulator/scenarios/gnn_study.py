@@ -1,0 +1,114 @@
+"""GNN characterization (``archsim gnn-report``): per model and graph, where the time goes on the
+zipper target (scatter / apply-edge / gather / apply-vertex), bytes moved, unit utilization,
+and the two baselines: op-by-op on the same hardware and the systolic target.
+
+The stage split is the busy time of each stage's instructions summed over all units (DRAM
+transfers included, charged to the op that reads or writes the data): with operator overlap the
+stages run at the same time, so the split says what the hardware spends its time on, not which
+stage a given cycle belongs to. The systolic baseline is matched to the zipper config: the same
+array size (output stationary), DRAM bandwidth and latency, vector lanes and word size, and its
+SRAMs sized like the zipper buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from simulator.config import config_from_dict
+from simulator.config.zipper import ZipperConfig
+from simulator.hw.zipper import instruction_timing, simulate_zipper
+from simulator.lower.gnn_systolic import lower_gnn_systolic
+from simulator.lower.zipper import lower_zipper
+from simulator.passes.gnn_redundancy import eliminate_redundancy
+from simulator.targets import get_target
+from workloads.gnn import load_gnn_workload
+from workloads.gnn.ir import STAGES
+
+STAGE_OF_TYPE = {"GnnScatter": "scatter", "GnnApplyEdge": "apply_edge",
+                 "GnnEdgeSoftmax": "gather", "GnnGather": "gather",
+                 "GnnApplyVertex": "apply_vertex", "GnnVertexOp": "apply_vertex"}
+
+
+@dataclass
+class GnnRow:
+    model: str
+    graph: str
+    vertices: int
+    edges: int
+    zipper_cycles: int
+    op_by_op_cycles: int
+    systolic_cycles: int
+    stage_cycles: dict[str, int]
+    dram_bytes: int
+    utilization: dict[str, float]
+    ops_saved: dict[str, int] = field(default_factory=dict)
+    instructions: int = 0
+
+    @property
+    def stage_share(self) -> dict[str, float]:
+        total = sum(self.stage_cycles.values()) or 1
+        return {s: self.stage_cycles[s] / total for s in STAGES}
+
+    @property
+    def dominant(self) -> str:
+        return max(STAGES, key=lambda s: self.stage_cycles[s])
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["stage_share"] = self.stage_share
+        out["dominant_stage"] = self.dominant
+        return out
+
+
+def matched_systolic(cfg: ZipperConfig):
+    """A systolic config with the zipper's array, DRAM, vector unit and word size."""
+    return config_from_dict({
+        "kind": "systolic", "name": f"systolic-like-{cfg.name}", "clock_ghz": cfg.clock_ghz,
+        "array": {"rows": cfg.gemm.rows, "cols": cfg.gemm.cols, "dataflow": "os"},
+        "sram": {"ifmap_kb": cfg.buffers.vertex_kb, "filter_kb": cfg.buffers.weight_kb,
+                 "ofmap_kb": cfg.buffers.edge_kb},
+        "dram": {"bandwidth": cfg.dram.bandwidth, "latency": cfg.dram.latency},
+        "vector": {"lanes": cfg.vector.lanes, "pipeline": cfg.vector.pipeline},
+        "word_bytes": cfg.word_bytes, "energy": cfg.energy.model_dump()})
+
+
+def stage_cycles(trace, cfg: ZipperConfig) -> dict[str, int]:
+    """Busy cycles per SAGA stage, summed over units (instruction occupancies)."""
+    stage_of_layer = {layer.name: layer.args.get("stage") or STAGE_OF_TYPE[layer.op]
+                      for layer in trace.layers}
+    _, occupancy, _ = instruction_timing(trace, cfg)
+    out = dict.fromkeys(STAGES, 0)
+    for ins, cyc in zip(trace.instructions, occupancy, strict=True):
+        out[stage_of_layer[ins.layer]] += cyc
+    return out
+
+
+def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = "") -> GnnRow:
+    """Run one model on one graph on zipper, op-by-op and the matched systolic target."""
+    spec = f"gnn:{model}:{graph_name}" + (f"?{options}" if options else "")
+    graph = load_gnn_workload(spec)
+    optimized, report = eliminate_redundancy(graph) if cfg.compiler.redundancy_elimination \
+        else (graph, None)
+    trace = lower_zipper(optimized, cfg, spec)
+    result = simulate_zipper(trace, cfg)
+    serial = cfg.model_copy(deep=True)
+    serial.scheduler.policy = "op_by_op"
+    op_by_op = simulate_zipper(lower_zipper(optimized, serial, spec), serial)
+    sys_cfg = matched_systolic(cfg)
+    sys_result = get_target("systolic").simulate(lower_gnn_systolic(optimized, sys_cfg, spec),
+                                                  sys_cfg, False, None)
+    adj = graph.tensor("adj")
+    return GnnRow(model=model, graph=graph_name, vertices=graph.tensor("x").shape[0],
+                  edges=adj.shape[1], zipper_cycles=result.total_cycles,
+                  op_by_op_cycles=op_by_op.total_cycles,
+                  systolic_cycles=sys_result.total_cycles,
+                  stage_cycles=stage_cycles(trace, cfg),
+                  dram_bytes=result.bytes["dram_read"] + result.bytes["dram_write"],
+                  utilization={u.name: u.utilization for u in result.units},
+                  ops_saved=report.saved if report else {},
+                  instructions=len(trace.instructions))
+
+
+def gnn_report(cfg: ZipperConfig, models: list[str], graphs: list[str], options: str = ""
+               ) -> list[GnnRow]:
+    return [characterize(cfg, m, g, options) for g in graphs for m in models]
