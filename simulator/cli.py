@@ -382,8 +382,8 @@ def _add_sweep_parsers(sub) -> None:
                        "Ctrl-C.")
     p.add_argument("spec", help="sweep spec (YAML): base, workloads, grid/zip/random, "
                                 "constraints")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (resumed if it "
-                   "already holds results)")
+    p.add_argument("--out", metavar="DIR", help="output folder, resumed if it already holds "
+                   "results (required unless --dry-run)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N",
                        help="local worker processes (default: the number of cores)")
@@ -402,6 +402,7 @@ def _add_sweep_parsers(sub) -> None:
     p.add_argument("--x", required=True, help="column on the x axis, e.g. array.rows")
     p.add_argument("--y", required=True, help="column on the y axis, e.g. total_cycles")
     p.add_argument("--hue", help="column that colours the points, e.g. workload")
+    p.add_argument("--workload", help="plot only this workload's rows")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="PNG or SVG by suffix (default: Y-vs-X.png beside the results)")
     p.add_argument("--pareto", metavar="COLS", default="total_cycles,energy_pj,pe_count",
@@ -472,6 +473,9 @@ def cmd_sweep(args) -> int:
             params = " ".join(f"{k}={v}" for k, v in p.params.items())
             print(f"{p.index}\t{p.workload}\t{params}")
         return 0
+    if not args.out:
+        raise ArchsimError("--out DIR is required: the folder that holds results.csv and the "
+                           "store the sweep resumes from")
     bar = _SweepBar()
     try:
         report = run_sweep(spec, args.out, workers=args.workers, cluster=args.cluster,
@@ -500,12 +504,14 @@ def cmd_plot(args) -> int:
     out = Path(args.output) if args.output else results.path.parent / default
     objectives = parse_objectives(args.pareto)
     path, front = plot_results(results, args.x, args.y, out, hue=args.hue,
-                               objectives=objectives, logx=args.logx, logy=args.logy)
+                               objectives=objectives, logx=args.logx, logy=args.logy,
+                               workload=args.workload)
     from rich.table import Table
 
     columns = list(dict.fromkeys(["workload", *results.params, args.x, args.y,
                                   *(c for c, _ in objectives)]))
-    table = Table(title=f"Pareto front: {len(front)} of {len(results.ok())} ok points (per "
+    plotted = [r for r in results.ok() if args.workload in (None, r["workload"])]
+    table = Table(title=f"Pareto front: {len(front)} of {len(plotted)} ok points (per "
                   f"workload; minimising {args.pareto})", title_justify="left")
     for col in columns:
         table.add_column(col, justify="left" if col == "workload" else "right")

@@ -120,16 +120,22 @@ def pareto_front(rows: Sequence[dict[str, Any]], objectives: Sequence[tuple[str,
 
 def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | None = None,
                  objectives: Sequence[tuple[str, bool]] = (), logx: bool = False,
-                 logy: bool = False) -> tuple[Path, list[dict[str, Any]]]:
-    """Scatter ``y`` against ``x`` of the ok rows, coloured by ``hue``, the Pareto front on
-    ``objectives`` drawn as black-edged stars. Returns the file written and the front's rows."""
+                 logy: bool = False, workload: str | None = None
+                 ) -> tuple[Path, list[dict[str, Any]]]:
+    """Scatter ``y`` against ``x`` of the ok rows (of one ``workload``, if given), coloured by
+    ``hue``, the Pareto front on ``objectives`` drawn as black-edged stars. Returns the file
+    written and the front's rows, by workload and then by the first objective."""
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg"):
         raise SweepError("the plot file must end in .png or .svg", where=str(out))
     check_columns(results, x, y, hue, *(c for c, _ in objectives))
-    rows = [r for r in results.ok() if r.get(x) is not None and r.get(y) is not None]
+    rows = [r for r in results.ok() if r.get(x) is not None and r.get(y) is not None
+            and (workload is None or r["workload"] == workload)]
     if not rows:
-        raise SweepError(f"no ok rows with both {x} and {y} to plot", where=str(results.path))
+        known = sorted({str(r["workload"]) for r in results.rows})
+        raise SweepError(f"no ok rows with both {x} and {y} to plot" + (
+            f" for workload {workload!r}; workloads: {', '.join(known)}" if workload else ""),
+            where=str(results.path))
     front = pareto_front(rows, objectives) if objectives else []
 
     import matplotlib
@@ -143,16 +149,19 @@ def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | N
         groups.setdefault(r.get(hue) if hue else None, []).append(r)
     keys = sorted(groups, key=lambda k: (isinstance(k, str), k if k is not None else 0))
     cmap = plt.get_cmap("tab10" if len(keys) <= 10 else "viridis")
-    for n, key in enumerate(keys):
+    colours = {key: cmap(n if len(keys) <= 10 else n / max(1, len(keys) - 1))
+               for n, key in enumerate(keys)}
+    for key in keys:
         pts = groups[key]
-        colour = cmap(n if len(keys) <= 10 else n / max(1, len(keys) - 1))
-        ax.scatter([p[x] for p in pts], [p[y] for p in pts], s=28, alpha=0.8, color=colour,
-                   label=f"{hue}={key}" if hue else None, zorder=2)
+        ax.scatter([p[x] for p in pts], [p[y] for p in pts], s=28, alpha=0.8,
+                   color=colours[key], label=f"{hue}={key}" if hue else None, zorder=2)
     if front:
         fx, fy = [rows[i][x] for i in front], [rows[i][y] for i in front]
         names = ", ".join(("max " if m else "") + c for c, m in objectives)
-        ax.scatter(fx, fy, s=150, marker="*", facecolors="none", edgecolors="black",
-                   linewidths=1.2, label=f"Pareto front ({names})", zorder=3)
+        ax.scatter(fx, fy, s=170, marker="*", edgecolors="black", linewidths=1.0,
+                   color=[colours[rows[i].get(hue) if hue else None] for i in front], zorder=3)
+        ax.scatter([], [], s=170, marker="*", facecolors="white", edgecolors="black",
+                   label=f"Pareto front ({names})")  # legend entry in neutral colours
         if {c for c, m in objectives} == {x, y} and not any(m for _, m in objectives):
             by_group: dict[Any, list[tuple[Any, Any]]] = {}
             for i in front:
@@ -169,7 +178,8 @@ def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | N
     if logy:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"{y} vs {x} ({len(rows)} points)", fontsize=10)
+    ax.set_title(f"{y} vs {x} ({len(rows)} points{', ' + workload if workload else ''})",
+                 fontsize=10)
     if hue or front:
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
@@ -181,7 +191,10 @@ def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | N
     finally:
         plt.close(fig)
         tmp.unlink(missing_ok=True)
-    return out, [rows[i] for i in front]
+    first = objectives[0] if objectives else (y, False)
+    ordered = sorted((rows[i] for i in front), key=lambda r: (
+        str(r["workload"]), -r[first[0]] if first[1] else r[first[0]]))
+    return out, ordered
 
 
 __all__ = ["CSV_COLUMNS", "DEFAULT_OBJECTIVES", "Results", "pareto_front", "plot_results",

@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -85,18 +87,22 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
         todo = [p for p in points if p.point_id not in done]
         store.begin_run(spec.source, len(points))
         by_id = {p.point_id: p for p in todo}
+
+        def started() -> None:
+            """The runner is up (pool forked, cluster reached): now the front end may draw."""
+            if progress is not None:
+                progress.start(len(points), len(points) - len(todo), len(todo), runner)
+
         if cluster:
             runner = f"dask {cluster}"
-            rows = _dask([p.task() for p in todo], cluster)
+            rows = _dask([p.task() for p in todo], cluster, started)
         elif workers == 1 or len(todo) <= 1:
             runner = "1 worker (in process)"
-            rows = _serial(p.task() for p in todo)
+            rows = _serial((p.task() for p in todo), started)
         else:
             n = min(workers, len(todo))
             runner = f"{n} local workers"
-            rows = _pool([p.task() for p in todo], n)
-        if progress is not None:
-            progress.start(len(points), len(points) - len(todo), len(todo), runner)
+            rows = _pool([p.task() for p in todo], n, started)
         ok = failed = 0
         sim_s = 0.0
         last_csv = time.monotonic()
@@ -119,7 +125,8 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
                            time.perf_counter() - t0, runner, csv_path, store.path, sim_s)
 
 
-def _serial(tasks: Iterable[dict]) -> Iterator[dict]:
+def _serial(tasks: Iterable[dict], started: Callable[[], None]) -> Iterator[dict]:
+    started()
     for task in tasks:
         yield run_point(task)
 
@@ -131,8 +138,13 @@ def _died_row(task: dict) -> dict:
 
 
 def _mp_context() -> Any:
-    """forkserver where there is one: workers fork from a clean process that has already
-    imported the simulator (fast start, and no fork of a driver that runs threads)."""
+    """How pool workers start. ``fork`` on Linux while the driver is single-threaded: the
+    workers inherit the imported simulator and start in milliseconds (forkserver spends ~0.5 s
+    importing it again, 15% of a 64-point sweep of 50 ms points). With threads alive (a
+    progress bar, a rebuilt pool) fork could copy a held lock into a child, so then
+    forkserver, which forks from a clean single-threaded server; spawn elsewhere."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return mp.get_context("fork")
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["simulator.sweep.worker", "simulator.api"])
@@ -152,7 +164,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             proc.terminate()
 
 
-def _pool(tasks: list[dict], workers: int) -> Iterator[dict]:
+def _pool(tasks: list[dict], workers: int, started: Callable[[], None]) -> Iterator[dict]:
     ctx = _mp_context()
     queue: deque[dict] = deque(tasks)
     suspects: deque[dict] = deque()    # in flight when a worker died: rerun one at a time
@@ -163,6 +175,7 @@ def _pool(tasks: list[dict], workers: int) -> Iterator[dict]:
         return ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_pool_worker)
 
     pool = new_pool()
+    first = True
     fruitless = 0  # pools in a row that broke before finishing a single point
     try:
         while queue or suspects or inflight:
@@ -172,6 +185,9 @@ def _pool(tasks: list[dict], workers: int) -> Iterator[dict]:
             while source and len(inflight) < limit:
                 task = source.popleft()
                 inflight[pool.submit(run_point, task)] = task
+            if first:  # the first submit forked the workers; only now may threads start
+                first = False
+                started()
             finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             broken = False
             progressed = False
@@ -210,12 +226,13 @@ def _pool(tasks: list[dict], workers: int) -> Iterator[dict]:
                     yield _died_row(task)  # it alone was running, twice: it is the cause
                 else:
                     suspects.append(task)
+            ctx = _mp_context()
             pool = new_pool()
     finally:
         _stop_pool(pool)
 
 
-def _dask(tasks: list[dict], address: str) -> Iterator[dict]:
+def _dask(tasks: list[dict], address: str, started: Callable[[], None]) -> Iterator[dict]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -257,6 +274,7 @@ def _dask(tasks: list[dict], address: str) -> Iterator[dict]:
 
         while pending and running.count() < slots * WINDOW_PER_WORKER:
             submit()
+        started()
         for fut in running:
             task = by_key.pop(fut.key)
             try:
