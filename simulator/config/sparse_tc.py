@@ -1,0 +1,105 @@
+"""Config of the ``sparse_tc`` target: a dual-side sparse tensor core GPU (DSTC, ISCA 2021).
+
+Defaults describe a V100-like part: 80 SMs at 1.53 GHz, four sub-cores per SM, each with two
+8x8x1 outer-product tensor cores (an 8x16x1 outer product per cycle, 128 MACs, the throughput of
+Volta's dense tensor cores), fp16 operands, 6 MiB of L2 and HBM2 at 900 GB/s.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from simulator.config.base import DramConfig, EnergyTable, Strict
+
+
+class OuterProductUnit(Strict):
+    """One sub-core's outer product per cycle: ``m`` x ``n`` (two 8x8 OTCs side by side)."""
+
+    m: int = Field(8, ge=1, le=64)
+    n: int = Field(16, ge=1, le=64)
+
+
+class WarpTile(Strict):
+    """The warp tile a SpWMMA instruction computes: an ``m`` x ``n`` output block over ``k``
+    outer-product steps. ``m`` and ``n`` are at most 32: one 32-bit bitmap word per column/row."""
+
+    m: int = Field(32, ge=1, le=32)
+    n: int = Field(32, ge=1, le=32)
+    k: int = Field(16, ge=1, le=256)
+
+
+class BlockTile(Strict):
+    """The preferred thread-block tile (multiples of the warp tile); the lowering halves it
+    while a layer has fewer thread blocks than SMs."""
+
+    m: int = Field(128, ge=1)
+    n: int = Field(256, ge=1)
+
+
+class Accumulator(Strict):
+    """The per-warp accumulation buffer the scattered partial products are added into.
+
+    It is banked by output column (``banks``; column c lives in bank c mod banks) and each bank
+    has ``lanes`` row lanes (row r in lane r mod lanes), each lane one accumulation per cycle.
+    A k-step's products then need max over lanes (A rows per lane) x max over banks (B columns
+    per bank) cycles: the bank-conflict bound the outer-product issue rate is checked against.
+    """
+
+    banks: int = Field(32, ge=1, le=32)
+    lanes: int = Field(16, ge=1, le=32)
+
+
+class CudaCores(Strict):
+    """The SM's integer/fp32 lanes: they run the bitmap im2col (mask, shift, popcount, gather)
+    of sparse convolutions, the run-time encoding of activations and the non-GEMM operators."""
+
+    lanes: int = Field(64, ge=1)
+    im2col_ops: int = Field(6, ge=0)    # integer ops per lowered A element (LD, SHF, LOP, POPC..)
+    encode_ops: int = Field(4, ge=0)    # per activation element (compare, ballot, popc, store)
+    pipeline: int = Field(4, ge=0)
+
+
+class L2Config(Strict):
+    """The shared L2: capacity (KiB), bandwidth to the SMs (bytes/cycle) and latency."""
+
+    kb: float = Field(6144, gt=0)
+    bandwidth: float = Field(1408.0, gt=0)
+    latency: int = Field(200, ge=0)
+
+
+class SparseTCConfig(Strict):
+    """``kind: sparse_tc``. Every field can be named by dotted path (``l2.bandwidth``)."""
+
+    kind: Literal["sparse_tc"] = "sparse_tc"
+    name: str = "sparse_tc"
+    clock_ghz: float = Field(1.53, gt=0)
+    sms: int = Field(80, ge=1, le=1024)
+    subcores: int = Field(4, ge=1, le=16)
+    otc: OuterProductUnit = OuterProductUnit()
+    warp_tile: WarpTile = WarpTile()
+    block_tile: BlockTile = BlockTile()
+    k_chunk: int = Field(512, ge=1)     # k-steps per simulated instruction (a multiple of 16)
+    accumulator: Accumulator = Accumulator()
+    spwmma_overhead: int = Field(2, ge=0)  # cycles per issued SpWMMA: POPC, bitmap AND, offsets
+    smem_bandwidth: float = Field(128.0, gt=0)  # shared memory -> registers, bytes/cycle per SM
+    cuda: CudaCores = CudaCores()
+    l2: L2Config = L2Config()
+    dram: DramConfig = DramConfig(bandwidth=588.0, latency=400)
+    word_bytes: int = Field(2, ge=1, le=8)
+    energy: EnergyTable = EnergyTable()
+
+    @model_validator(mode="after")
+    def _tiles_fit(self) -> SparseTCConfig:
+        wt, bt = self.warp_tile, self.block_tile
+        if bt.m % wt.m or bt.n % wt.n:
+            raise ValueError(f"block_tile {bt.m}x{bt.n} must be a multiple of warp_tile "
+                             f"{wt.m}x{wt.n}")
+        if self.k_chunk % wt.k:
+            raise ValueError(f"k_chunk {self.k_chunk} must be a multiple of warp_tile.k {wt.k}")
+        return self
+
+    @property
+    def pe_count(self) -> int:
+        return self.sms * self.subcores * self.otc.m * self.otc.n
