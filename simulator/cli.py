@@ -58,6 +58,21 @@ def _parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] |
     return parse_input_shapes(items)
 
 
+def _add_density_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--density", metavar="a=0.3,b=0.4",
+                   help="operand densities for the sparse tensor core: a (activations), b "
+                        "(weights; valued weights are magnitude-pruned) or a tensor name, "
+                        "=FRACTION[:uniform|rows|cols|block], and seed=N")
+
+
+def _with_density(graph, spec: str | None):
+    if not spec:
+        return graph
+    from simulator.passes.density import apply_density
+
+    return apply_density(graph, spec)
+
+
 def _add_set_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", metavar="KEY=VALUE", action="append", dest="overrides",
                    help="override a config field by dotted path (repeatable), e.g. "
@@ -81,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_flag(p)
     _add_pass_flag(p)
     _add_input_shape_flag(p)
+    _add_density_flag(p)
     _add_output_flags(p)
     p.add_argument("--functional", action="store_true",
                    help="also execute the trace on real numbers (seeded random inputs and "
@@ -100,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_flag(p)
     _add_pass_flag(p)
     _add_input_shape_flag(p)
+    _add_density_flag(p)
 
     p = sub.add_parser("replay", help="simulate a saved trace",
                        description="Simulate TRACE on the config recorded in its header, or on "
@@ -224,6 +241,7 @@ def cmd_run(args) -> int:
 
     config = load_config(args.config, _parse_overrides(args.overrides))
     graph, model = load_workload_and_model(args.workload, _parse_input_shapes(args.input_shapes))
+    graph = _with_density(graph, args.density)
     trace = api.lower(config, graph, args.passes)
     trace.workload = args.workload
     with _Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
@@ -281,8 +299,15 @@ def cmd_lower(args) -> int:
     from simulator.trace import write_trace
 
     config = load_config(args.config, _parse_overrides(args.overrides))
-    trace = api.lower(config, args.workload, args.passes,
-                      _parse_input_shapes(args.input_shapes))
+    workload = args.workload
+    if args.density:
+        from workloads.loader import load_workload
+
+        workload = _with_density(load_workload(args.workload,
+                                               _parse_input_shapes(args.input_shapes)),
+                                 args.density)
+    trace = api.lower(config, workload, args.passes, _parse_input_shapes(args.input_shapes))
+    trace.workload = args.workload
     write_trace(trace, args.output)
     print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
           f"{len(trace.layers)} layers ({trace.kind})", file=sys.stderr)

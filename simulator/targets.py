@@ -36,6 +36,16 @@ def _zipper() -> Target:
 _FACTORIES["zipper"] = _zipper
 
 
+def _sparse_tc() -> Target:
+    from simulator.hw.sparse_tc import simulate_sparse_tc
+    from simulator.lower.sparse_tc import lower_sparse_tc
+
+    return Target("sparse_tc", lower_sparse_tc, simulate_sparse_tc)
+
+
+_FACTORIES["sparse_tc"] = _sparse_tc
+
+
 def get_target(kind: str) -> Target:
     try:
         return _FACTORIES[kind]()

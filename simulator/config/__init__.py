@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config.base import parse_model, read_yaml, set_dotted
+from simulator.config.sparse_tc import SparseTCConfig
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import ConfigError
 
@@ -17,6 +18,8 @@ HardwareConfig = SystolicConfig
 from simulator.config.zipper import ZipperConfig  # noqa: E402  (the GNN target, issue 7)
 
 CONFIG_MODELS["zipper"] = ZipperConfig
+
+CONFIG_MODELS["sparse_tc"] = SparseTCConfig  # the dual-side sparse tensor core, issue 5
 
 
 def config_from_dict(data: Any, source: str = "<config>", lines: dict | None = None):
