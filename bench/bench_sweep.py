@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
           f"-> {ratio:.2f}x [target >= {TARGET_RATIO}x on >= 2 cores; {cores} here] "
           f"{'OK' if ratio_ok else 'MISSED'}; overhead per point {over1:.2f} ms on 1 worker "
           f"[target <= {TARGET_OVERHEAD_MS:g} ms] {'OK' if over_ok else 'MISSED'}, "
-          f"{over2:.2f} ms of worker time on 2 (start-up, IPC, idle tail); "
+          f"{over2:.2f} ms of worker time on 2 (start-up, IPC, idle tail); workers busy "
+          f"{sim2 / (2 * two):.0%} of the 2-worker run; sum of point times {sim1:.2f} s on 1 "
+          f"worker, {sim2:.2f} s on 2 (more on 2: other processes took cores); "
           f"load average {load:.1f}")
     return 0 if ratio_ok and over_ok else 1
 

@@ -416,3 +416,14 @@ def test_shipped_example_spec_expands_from_anywhere(tmp_path, monkeypatch):
     expansion = spec.expand()
     assert len(expansion.points) == 96 and expansion.excluded == 54
     assert all(p.config["sram"]["ifmap_kb"] == 256 for p in expansion.points)
+
+
+def test_one_sweep_writes_to_a_folder_at_a_time(tmp_path, monkeypatch):
+    from simulator.sweep import store
+
+    monkeypatch.setattr(store, "LOCK_WAIT_S", 0.2)
+    spec = write(tmp_path, MINIMAL)
+    with store.ResultStore(tmp_path / "out"):
+        with pytest.raises(SweepError, match="another archsim sweep is writing"):
+            run_sweep(spec, tmp_path / "out", workers=1)
+    assert run_sweep(spec, tmp_path / "out", workers=1).ok == 4  # released on close

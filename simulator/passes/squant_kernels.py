@@ -28,7 +28,7 @@ def _rne(v: float) -> float:
     return f
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _top(p: np.ndarray, base: int, n: int, m: int, order: np.ndarray) -> int:
     """The first ``m`` positions of the stable descending order of ``p[base:base+n]`` (equal
     priorities: lower index first) into ``order``; returns how many were written."""
@@ -50,7 +50,7 @@ def _top(p: np.ndarray, base: int, n: int, m: int, order: np.ndarray) -> int:
     return cnt
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _last(p: np.ndarray, base: int, n: int) -> int:
     """The last position of the stable descending order: lowest priority, highest index."""
     best = 0
@@ -62,7 +62,7 @@ def _last(p: np.ndarray, base: int, n: int) -> int:
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _group_flip(q, t, r, e, flags, pu, pd, base: int, n: int, order, register: bool) -> None:
     """SPEC 4.3 on the group ``[base, base+n)``. For the K stage (``register``) the priorities
     are zeroed after sorting and the follow-up candidate is registered; the C stage's

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from simulator.sweep.spec import Point, SweepError, SweepSpec, load_spec
-from simulator.sweep.store import ResultStore
+from simulator.sweep.store import HELD_LOCKS, ResultStore
 from simulator.sweep.worker import init_pool_worker, run_point
 
 CSV_REFRESH_S = 10.0   # results.csv is rewritten at most this often while a sweep runs
@@ -172,7 +172,10 @@ def _pool(tasks: list[dict], workers: int, started: Callable[[], None]) -> Itera
     inflight: dict[Future, dict] = {}
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_pool_worker)
+        # only a forked child has copies of the driver's descriptors to close
+        fds = tuple(HELD_LOCKS) if ctx.get_start_method() == "fork" else ()
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_pool_worker,
+                                   initargs=(fds,))
 
     pool = new_pool()
     first = True

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -28,10 +29,20 @@ from typing import Any
 
 from simulator.report.export import atomic_write
 from simulator.result import BYTE_KEYS
-from simulator.sweep.spec import Point
+from simulator.sweep.spec import Point, SweepError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no folder lock; the primary key still prevents duplicates
+    fcntl = None  # type: ignore[assignment]
 
 STORE_NAME = "results.sqlite"
 CSV_NAME = "results.csv"
+LOCK_NAME = ".results.lock"
+LOCK_WAIT_S = 5.0  # a killed driver's forked workers may hold the lock for a moment
+
+#: lock file descriptors this process holds; pool workers forked from it close their copies
+HELD_LOCKS: set[int] = set()
 
 #: measured columns of a point, in the order they follow the parameters in results.csv
 METRICS = ["total_cycles", "energy_pj", "utilization", "macs", "pe_count", *BYTE_KEYS,
@@ -75,6 +86,7 @@ class ResultStore:
     def __init__(self, outdir: str | Path) -> None:
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
+        self.lock = self._lock()
         self.path = self.outdir / STORE_NAME
         self.db = sqlite3.connect(self.path, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -83,8 +95,33 @@ class ResultStore:
         self.db.commit()
         self.run = 0
 
+    def _lock(self) -> int | None:
+        """One sweep writes to a folder at a time: two would compute every point twice. The
+        lock is an flock, so the kernel releases it when its holder dies, even by SIGKILL."""
+        if fcntl is None:
+            return None
+        fd = os.open(self.outdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise SweepError("another archsim sweep is writing to this folder; wait "
+                                     "for it to finish or pick another --out",
+                                     where=str(self.outdir)) from None
+                time.sleep(0.1)
+        HELD_LOCKS.add(fd)
+        return fd
+
     def close(self) -> None:
         self.db.close()
+        if self.lock is not None:
+            HELD_LOCKS.discard(self.lock)
+            os.close(self.lock)  # closing the descriptor releases the flock
+            self.lock = None
 
     def __enter__(self) -> ResultStore:
         return self

@@ -7,6 +7,7 @@ goes on; only the death of the process itself is left to the runner to detect.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -44,9 +45,13 @@ def _metrics(task: dict[str, Any]) -> dict[str, Any]:
             "instructions": result.instructions, **result.bytes}
 
 
-def init_pool_worker() -> None:
-    """Pool-process initializer: leave Ctrl-C to the driver (which stops the pool), and exit
-    if the driver dies (SIGKILL), instead of lingering as an orphan."""
+def init_pool_worker(inherited_fds: tuple[int, ...] = ()) -> None:
+    """Pool-process initializer: close the driver's folder lock that fork copied in (or a
+    killed driver's lock would outlive it in us), leave Ctrl-C to the driver (which stops the
+    pool), and exit if the driver dies (SIGKILL), instead of lingering as an orphan."""
+    for fd in inherited_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
 
