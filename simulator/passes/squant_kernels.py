@@ -1,9 +1,11 @@
 """numba kernels of SQuant (see :mod:`simulator.passes.squant` and SPEC.md sections 3-4).
 
 One output channel at a time (channels are independent: every group of the K stage and the C
-stage lies inside one channel), in parallel over channels. All f32 results are computed as one
-f64 operation rounded to f32: for +, -, *, / that equals the IEEE f32 operation exactly
-(53 >= 2*24 + 2, so the double rounding is innocuous), which is what the reference does.
+stage lies inside one channel). Serial on purpose: a ``prange`` over channels measured no
+better, and twice as slow on a loaded machine (a descheduled worker stalls the whole loop).
+All f32 results are computed as one f64 operation rounded to f32: for +, -, *, / that equals
+the IEEE f32 operation exactly (53 >= 2*24 + 2, so the double rounding is innocuous), which
+is what the reference does.
 
 Imported lazily: compiling (or loading the cache of) these kernels takes a moment that
 ``import simulator.cli`` should not pay.
@@ -12,7 +14,7 @@ Imported lazily: compiling (or loading the cache of) these kernels takes a momen
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _UP = np.uint8(1)    # element is an up-candidate (rounded down, x < hi)
 _DOWN = np.uint8(2)  # element is a down-candidate (rounded up, x > lo)
@@ -29,21 +31,21 @@ def _rne(v: float) -> float:
 
 
 @njit(cache=True, inline="always")
-def _top(p: np.ndarray, base: int, n: int, m: int, order: np.ndarray) -> int:
-    """The first ``m`` positions of the stable descending order of ``p[base:base+n]`` (equal
+def _top(p: np.ndarray, d: int, base: int, n: int, m: int, order: np.ndarray) -> int:
+    """The first ``m`` positions of the stable descending order of ``p[d, base:base+n]`` (equal
     priorities: lower index first) into ``order``; returns how many were written."""
     cnt = 0
     for i in range(n):
-        pi = p[base + i]
+        pi = p[d, base + i]
         if cnt == m:
-            if not pi > p[base + order[m - 1]]:
+            if not pi > p[d, base + order[m - 1]]:
                 continue
             pos = m - 1
         else:
             pos = cnt
             cnt += 1
         # shift right every entry with a strictly lower priority (equal ones stay before i)
-        while pos > 0 and p[base + order[pos - 1]] < pi:
+        while pos > 0 and p[d, base + order[pos - 1]] < pi:
             order[pos] = order[pos - 1]
             pos -= 1
         order[pos] = i
@@ -51,22 +53,23 @@ def _top(p: np.ndarray, base: int, n: int, m: int, order: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
-def _last(p: np.ndarray, base: int, n: int) -> int:
+def _last(p: np.ndarray, d: int, base: int, n: int) -> int:
     """The last position of the stable descending order: lowest priority, highest index."""
     best = 0
-    lowest = p[base]
+    lowest = p[d, base]
     for i in range(1, n):
-        if p[base + i] <= lowest:
-            lowest = p[base + i]
+        if p[d, base + i] <= lowest:
+            lowest = p[d, base + i]
             best = i
     return best
 
 
 @njit(cache=True, inline="always")
-def _group_flip(q, t, r, e, flags, pu, pd, base: int, n: int, order, register: bool) -> None:
+def _group_flip(q, t, r, e, flags, p, base: int, n: int, order, register: bool) -> None:
     """SPEC 4.3 on the group ``[base, base+n)``. For the K stage (``register``) the priorities
     are zeroed after sorting and the follow-up candidate is registered; the C stage's
-    registrations are never read, so they are skipped."""
+    registrations are never read, so they are skipped. ``p[0]`` holds the up priorities,
+    ``p[1]`` the down ones (indexed, not aliased: no reference counting per group)."""
     s = 0.0
     for i in range(n):
         s += t[base + i]
@@ -75,14 +78,14 @@ def _group_flip(q, t, r, e, flags, pu, pd, base: int, n: int, order, register: b
     a = abs(np.float64(s32))
     k = int(_rne(a))
     over = k >= a
-    same = pu if up else pd
+    same = 0 if up else 1
     m = min(k + 1, n)
-    _top(same, base, n, m, order)
-    last = _last(same, base, n) if register and k == 0 else 0
+    _top(p, same, base, n, m, order)
+    last = _last(p, same, base, n) if register and k == 0 else 0
     if register:
         for i in range(n):
-            pu[base + i] = 0.0
-            pd[base + i] = 0.0
+            p[0, base + i] = 0.0
+            p[1, base + i] = 0.0
     bit = _UP if up else _DOWN
     step = 1.0 if up else -1.0
     for j in range(k):
@@ -97,14 +100,13 @@ def _group_flip(q, t, r, e, flags, pu, pd, base: int, n: int, order, register: b
         return
     if over:
         i = base + (order[k - 1] if k > 0 else last)
-        other = pd if up else pu
-        other[i] = abs(t[i])
+        p[1 - same, i] = abs(t[i])
     else:
         i = base + order[k]
-        same[i] = abs(t[i])
+        p[same, i] = abs(t[i])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def squant_rows(w: np.ndarray, kernel: int, bits: int, k_on: bool, c_on: bool,
                 q_out: np.ndarray, w_hat: np.ndarray, scale: np.ndarray,
                 zero_point: np.ndarray) -> None:
@@ -117,7 +119,7 @@ def squant_rows(w: np.ndarray, kernel: int, bits: int, k_on: bool, c_on: bool,
     levels = float(2 ** bits - 1)
     floor_span = np.float64(np.float32(1e-8))
     k_stage = k_on and kernel > 1
-    for o in prange(rows):
+    for o in range(rows):
         row = w[o]
         mn = np.float64(row[0])
         mx = mn
@@ -138,8 +140,7 @@ def squant_rows(w: np.ndarray, kernel: int, bits: int, k_on: bool, c_on: bool,
         r = np.empty(n, np.float64)
         e = np.empty(n, np.float32)
         t = np.empty(n, np.float32)
-        pu = np.zeros(n, np.float32)
-        pd = np.zeros(n, np.float32)
+        p = np.zeros((2, n), np.float32)
         flags = np.zeros(n, np.uint8)
         for i in range(n):
             x = np.float64(np.float32(np.float64(np.float32(s * row[i])) - z))
@@ -151,17 +152,17 @@ def squant_rows(w: np.ndarray, kernel: int, bits: int, k_on: bool, c_on: bool,
             t[i] = ei
             if ei < 0 and x < hi:
                 flags[i] = _UP
-                pu[i] = -ei
+                p[0, i] = -ei
             elif ei > 0 and x > lo:
                 flags[i] = _DOWN
-                pd[i] = ei
+                p[1, i] = ei
         if k_stage or c_on:
             order = np.empty(n, np.int64)
             if k_stage:
                 for g in range(0, n, kernel):
-                    _group_flip(q, t, r, e, flags, pu, pd, g, kernel, order, True)
+                    _group_flip(q, t, r, e, flags, p, g, kernel, order, True)
             if c_on:
-                _group_flip(q, t, r, e, flags, pu, pd, 0, n, order, False)
+                _group_flip(q, t, r, e, flags, p, 0, n, order, False)
         for i in range(n):
             v = min(max(q[i], lo), hi)
             q_out[o, i] = np.int8(v)
