@@ -13,9 +13,11 @@ k-chunks. Per (tile, k-chunk) the trace has:
   sub-core setting the time, plus ``spwmma_overhead`` per issued SpWMMA;
 - after the last chunk a ``STORE`` of the dense output tile.
 
-Activations are bitmap-encoded at run time (``VEC`` on ``encode``: read dense, write bitmap +
-packed values); weights were encoded offline. A convolution's A blocks are formed by the SMs'
-integer lanes (mask, shift, popcount per lowered element: ``int_ops``).
+Activations are bitmap-encoded at run time (``VEC`` on ``encode``: write bitmap + packed
+values, plus a dense read for a graph input; an activation another op produced is encoded by
+that op's epilogue while on chip), wave by wave; weights were encoded offline. A convolution's A
+blocks are formed by the SMs' integer lanes (mask, shift, popcount per lowered element:
+``int_ops``). A GEMM whose operands are both dense takes the dense OWMMA path: no bitmaps.
 
 Every quantity is recorded for the sparse run in ``dims``/``bytes`` and, where they differ, for
 the two baselines as ``dims["dense:KEY"]`` (dense tensor core: 8 OHMMAs per k-step, no bitmaps)
@@ -87,6 +89,7 @@ class SparseTCLowering:
         self.encoded: dict[str, list[int]] = {}
         self.fills: dict[tuple, int] = {}
         self.runtime: set[str] = set()
+        self.produced: set[str] = set()
 
     def emit(self, op: str, unit: str, layer: str, dims: dict, nbytes: dict, deps, tensor=None
              ) -> int:
@@ -138,12 +141,15 @@ class SparseTCLowering:
         width = element_bytes(graph, name, self.cfg.word_bytes)
         elems = int(round(t.numel * fraction))
         packed = int(round(nnz * fraction)) * width + -(-elems // 8)
+        # A produced activation is encoded by its producer's epilogue while still on chip
+        # (no dense re-read); a graph input is read from DRAM and encoded.
+        read = elems * width if name not in self.produced else 0
         ident = self.emit(
             "VEC", "encode", layer,
             {"work": elems * self.cfg.cuda.encode_ops, "elements": elems,
              "dense:work": 0, "s24:work": 0, "dense:dram_read": 0, "dense:dram_write": 0,
              "s24:dram_read": 0, "s24:dram_write": 0},
-            {"dram_read": elems * width, "dram_write": packed}, deps, name)
+            {"dram_read": read, "dram_write": packed}, deps, name)
         if fraction >= 1.0:
             self.encoded[name] = [ident]
         return [ident]
@@ -194,12 +200,17 @@ class SparseTCLowering:
         for group, g in enumerate(shapes):
             a_mask, b_mask = self._masks(graph, op, g, group, len(shapes))
             work.append((g, group, a_mask, b_mask))
-        enc_a = self._is_activation(graph, op.inputs[0])
-        enc_b = self._is_activation(graph, op.inputs[1])
+        # Both operands dense and no --density on the op: the dense OWMMA path (no bitmaps).
+        owmma = "sparsity" not in op.attrs and all(a is None and b is None
+                                                   for _, _, a, b in work)
+        enc_a = not owmma and self._is_activation(graph, op.inputs[0])
+        enc_b = not owmma and self._is_activation(graph, op.inputs[1])
         b_enc = self._encode(graph, op.inputs[1], layer, self._tensor_nnz(graph, op.inputs[1]),
                              1.0, [self.last_write.get(op.inputs[1])]) if enc_b else []
         a_nnz_stored = self._tensor_nnz(graph, op.inputs[0]) if enc_a else 0
-        plans = [self._plan(g, group, a_mask, b_mask, tiles, op) for g, group, a_mask, b_mask
+        b_weight = not self._is_activation(graph, op.inputs[1])
+        plans = [self._plan(g, group, a_mask, b_mask, tiles, op, owmma, b_weight)
+                 for g, group, a_mask, b_mask
                  in work]
         for p in plans:
             stats_total["conflict"] += p["conflict"]
@@ -233,7 +244,8 @@ class SparseTCLowering:
                 return m, n
         return ladder[-1]
 
-    def _plan(self, g: GemmShape, group: int, a_mask, b_mask, tiles, op: Op) -> dict:
+    def _plan(self, g: GemmShape, group: int, a_mask, b_mask, tiles, op: Op, owmma: bool,
+              b_weight: bool) -> dict:
         """Every per-(tile, chunk) quantity of one GEMM, for the three variants."""
         cfg = self.cfg
         wt, S = cfg.warp_tile, cfg.subcores
@@ -291,6 +303,15 @@ class SparseTCLowering:
         if op.type == "Conv" and needs_im2col(op):
             int_ops += (cfg.cuda.im2col_ops * a_elems)[:, None, :]
         steps_v = {"sparse": per_sm(sparse_w), "dense": per_sm(dense_w), "s24": per_sm(s24_w)}
+        if not b_weight:   # 2:4 needs pruned weights; an activation B runs dense there
+            steps_v["s24"], b_bytes["s24"], smem["s24"] = steps_v["dense"], b_bytes["dense"], \
+                smem["dense"]
+        if owmma:
+            steps_v["sparse"], a_bytes["sparse"], b_bytes["sparse"] = \
+                steps_v["dense"], a_bytes["dense"], b_bytes["dense"]
+            smem["sparse"] = smem["dense"]
+            extra, issued = np.zeros_like(extra), np.zeros_like(issued)
+            int_ops = np.zeros_like(int_ops)
         # nested lists: the emission loop indexes them per (tile, chunk), far faster than numpy
         return {"g": g, "group": group, "gm": gm, "gn": gn, "nc": nc,
                 "steps": {v: steps_v[v].tolist() for v in VARIANTS},
@@ -393,6 +414,7 @@ def lower_sparse_tc(graph: Graph, config: SparseTCConfig, workload: str | None =
     lowering = SparseTCLowering(config)
     produced = {out for op in graph.ops for out in op.outputs}
     lowering.runtime = set(graph.inputs) | produced
+    lowering.produced = produced
     layers = [lowering.lower_layer(graph, op) for op in graph.ops]
     return Trace(kind="sparse_tc", config=config.model_dump(mode="json", exclude_none=True),
                  workload=workload or graph.name, layers=layers,

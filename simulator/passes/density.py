@@ -1,6 +1,7 @@
 """``--density a=0.3,b=0.4``: the operand densities the sparse tensor core sees.
 
-Keys: ``a`` (every GEMM-like op's activation operand), ``b`` (every op's weight operand) or a
+Keys: ``a`` (every GEMM-like op's activation operand), ``b`` (every op's weight operand; a B
+operand another op produces, such as attention's K^T, is an activation and is left alone) or a
 tensor name; values are fractions of non-zeros in [0, 1], optionally ``:PATTERN`` (``uniform``,
 the default, ``rows``, ``cols``, ``block``); ``seed=N`` seeds the draws. A tensor that has
 values (ONNX weights) is magnitude-pruned to the density: its smallest-magnitude entries become
@@ -74,10 +75,13 @@ def apply_density(graph: Graph, spec: str) -> Graph:
     new = copy_graph(graph)
     gemm_ops = [op for op in new.ops if op.type in GEMM_TYPES]
     targets: dict[str, list[tuple[str, str]]] = {}   # key -> [(tensor, role)]
+    produced = {out for op in new.ops for out in op.outputs}
     for key in items:
-        if key in ("a", "b"):
-            index = 0 if key == "a" else 1
-            targets[key] = [(op.inputs[index], key) for op in gemm_ops]
+        if key == "a":
+            targets[key] = [(op.inputs[0], key) for op in gemm_ops]
+        elif key == "b":   # weights only: a B that another op produces is an activation
+            targets[key] = [(op.inputs[1], key) for op in gemm_ops
+                            if op.inputs[1] not in produced and op.inputs[1] not in new.inputs]
         elif key in new.tensors:
             role = "b" if any(len(op.inputs) > 1 and op.inputs[1] == key for op in gemm_ops) \
                 else "a"
@@ -95,11 +99,14 @@ def apply_density(graph: Graph, spec: str) -> Graph:
                 t.density = density
             if pattern:
                 patterns.setdefault(name, {})[role] = pattern
+    touched = {name for pairs in targets.values() for name, _ in pairs}
     for op in gemm_ops:
+        if not touched.intersection(op.inputs[:2]):
+            continue
         pattern = {}
         for index in (0, 1):
             if len(op.inputs) > index and op.inputs[index] in patterns:
                 pattern.update(patterns[op.inputs[index]])
-        if pattern or seed:
-            op.attrs["sparsity"] = {"pattern": pattern, "seed": seed}
+        # marks the op as run on the sparse path (SpWMMA) even where its operands are dense
+        op.attrs["sparsity"] = {"pattern": pattern, "seed": seed}
     return new
