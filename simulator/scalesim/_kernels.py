@@ -174,6 +174,13 @@ def _drain(ws, lines, start_cycle, res):
 
 
 @njit(cache=True)
+def _grow(lines, need):
+    out = np.zeros(max(need, 2 * lines.size), dtype=np.int64)
+    out[:lines.size] = lines
+    return out
+
+
+@njit(cache=True)
 def _flush_line(ws, lines):
     if ws[1] > 0:
         lines[ws[2]] = ws[1]
@@ -234,8 +241,7 @@ def simulate(geo, pix, tap, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr):
     # write state
     total, drain, bw = wr[WR_TOTAL], wr[WR_DRAIN], wr[WR_BW]
     ws = np.array([total, 0, 0, 0, 0, total, total - drain, bw, drain], dtype=np.int64)
-    max_writes = fr_n * fc_n * c * (r if df == OS else t_len)
-    lines = np.zeros(max_writes // bw + max_writes // max(drain, 1) + 16, dtype=np.int64)
+    lines = np.zeros(4096, dtype=np.int64)  # words per OFMAP line; grown as needed
 
     row = 0
     stalls = 0
@@ -259,6 +265,8 @@ def simulate(geo, pix, tap, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr):
                     off_f = 1
                     _calc_read(buf_if, n_if, cycle, stamp_if, st_if, res, R_IF_INSERTS)
                     _calc_read(buf_f, n_f, cycle, stamp_f, st_f, res, R_F_INSERTS)
+                if ws[2] + 2 * n_o + 2 > lines.size:  # each word adds at most 2 lines
+                    lines = _grow(lines, ws[2] + 2 * n_o + 2)
                 off_o = _write(n_o, cycle, ws, lines, res)
                 if n_if > 0:
                     if res[R_IF_FIRST] < 0:
