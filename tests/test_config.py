@@ -11,14 +11,18 @@ from simulator.errors import ConfigError
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
+    from simulator.config import CONFIG_MODELS
+
     cfg = load_config(path)
-    assert cfg.kind == "systolic"
-    assert cfg.array.rows >= 1 and cfg.energy.dram_pj_per_byte > 0
+    assert cfg.kind in CONFIG_MODELS
+    assert cfg.energy.dram_pj_per_byte > 0
+    if cfg.kind == "systolic":
+        assert cfg.array.rows >= 1
 
 
 def test_shipped_set_covers_required_geometries():
     geos = {(c.array.rows, c.array.cols, c.array.dataflow)
-            for c in map(load_config, CONFIGS.glob("*.yaml"))}
+            for c in map(load_config, CONFIGS.glob("*.yaml")) if c.kind == "systolic"}
     assert {(256, 256, "ws"), (128, 128, "os")} <= geos
     assert any(r == 32 for r, _, _ in geos)
 
