@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store float32 dequantized weights (w_hat) instead of QDQ")
     _add_sweep_parsers(sub)
     _add_gnn_report_parser(sub)
+    from simulator.cli_transformer import add_parsers as _add_transformer_parsers
+
+    _add_transformer_parsers(sub, _add_set_flag)   # attention, blockskim (issue 8)
     return parser
 
 
@@ -629,6 +632,18 @@ COMMANDS = {"run": cmd_run, "replay": cmd_replay, "validate": cmd_validate, "low
             "scalesim": cmd_scalesim, "im2col": cmd_im2col, "quantize": cmd_quantize}
 COMMANDS.update(sweep=cmd_sweep, plot=cmd_plot)
 COMMANDS["gnn-report"] = cmd_gnn_report
+
+
+def _transformer_command(name: str):
+    def run(args) -> int:
+        from simulator import cli_transformer
+
+        return getattr(cli_transformer, f"cmd_{name}")(args)
+    return run
+
+
+COMMANDS.update(attention=_transformer_command("attention"),
+                blockskim=_transformer_command("blockskim"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,7 @@ def apply_passes(graph: Graph, specs: list[str] | None) -> Graph:
 def _load_builtin_passes() -> None:
     from simulator.passes import gnn_redundancy, gnn_tiling  # noqa: F401
     from simulator.passes import im2col, squant_pass  # noqa: F401  (register themselves)
+    from simulator.passes import blockskim  # noqa: F401  (issue 8: Block-Skim)
 
 
 _load_builtin_passes()

@@ -1,0 +1,184 @@
+"""CLI presentation of the transformer studies (issue 8): ``archsim attention`` and
+``archsim blockskim``. Parsing and printing only; the work is in ``simulator.scenarios``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from simulator.errors import ArchsimError
+
+
+def add_parsers(sub: Any, add_set_flag: Any) -> None:
+    p = sub.add_parser(
+        "attention", help="attention maps of a transformer: head patterns, heatmaps, Block-Skim",
+        description="Expose every attention Softmax of MODEL (FILE.onnx, zoo:bert_base?..., or "
+        "a packaged MiniLM: minilm-l3, minilm-l6-int8), run it in onnxruntime on one sequence, "
+        "describe each head by distance features, cluster the heads with k-means and name the "
+        "patterns; optionally plot a heatmap grid and run Block-Skim on the model.")
+    p.add_argument("model")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--text-ids", metavar="ID,ID,...",
+                     help="token ids of the sequence (e.g. from a WordPiece tokenizer)")
+    src.add_argument("--random-seq", type=int, metavar="N",
+                     help="a seeded random sequence of N tokens, [CLS] ... [SEP]")
+    p.add_argument("--clusters", type=int, default=4, help="k-means clusters (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed for ids, inputs and k-means")
+    p.add_argument("--plot", metavar="FILE.png", help="write the heatmap grid")
+    p.add_argument("--skim", metavar="threshold=T[,block=32,start=1,weights=FILE.npz]",
+                   help="also run Block-Skim on the model: per-layer tokens kept and the "
+                        "output difference at the kept positions vs the full model "
+                        "(training-free mass score, or the CNN predictor with weights=)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    p = sub.add_parser(
+        "blockskim", help="simulated speedup of Block-Skim per encoder layer vs its FLOP ratio",
+        description="Simulate WORKLOAD (default zoo:bert_base?seq=384) on CONFIG without and "
+        "with --pass blockskim:OPTION and print, per encoder layer, the tokens, the MAC ratio "
+        "the pass predicts and the simulated cycle ratio.")
+    p.add_argument("config")
+    p.add_argument("workload", nargs="?", default="zoo:bert_base?seq=384")
+    p.add_argument("--keep", default="1,1,1,1,0.9,0.8,0.7,0.6,0.5,0.4,0.3,0.3",
+                   help="per-layer fraction of tokens entering it (default: the issue's)")
+    p.add_argument("--option", metavar="K=V,...", default="",
+                   help="more pass options, e.g. predictor=mass or block=64")
+    add_set_flag(p)
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
+def _skim_options(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, text.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("threshold", "block", "start", "weights"):
+            raise ArchsimError(f"expected threshold=T[,block=N,start=L,weights=FILE.npz]; got "
+                               f"{item!r}", where="--skim")
+        out[key] = value
+    if "threshold" not in out:
+        raise ArchsimError("threshold=T is required", where="--skim")
+    return out
+
+
+def cmd_attention(args) -> int:
+    from simulator.scenarios import attention as att
+
+    ids = None
+    if args.text_ids:
+        try:
+            ids = [int(t) for t in args.text_ids.replace(" ", "").split(",") if t]
+        except ValueError:
+            raise ArchsimError("token ids must be integers separated by commas",
+                               where="--text-ids") from None
+    model, name = att.resolve_model(args.model)
+    maps = att.collect(model, ids, args.random_seq, args.seed)
+    layers, heads, length = maps.shape
+    feats = att.head_features(maps.probs, maps.special)
+    labels, _ = att.kmeans(feats, args.clusters, args.seed)
+    names = att.pattern_names(feats, labels)
+    out: dict[str, Any] = {
+        "model": name, "layers": layers, "heads": heads, "tokens": length,
+        "features": list(att.FEATURES),
+        "heads_table": [{"layer": i // heads, "head": i % heads, "pattern": names[labels[i]],
+                         **{f: round(float(v), 4) for f, v in zip(att.FEATURES, feats[i],
+                                                                  strict=True)}}
+                        for i in range(len(feats))],
+        "patterns": {n: int((labels == c).sum()) for c, n in enumerate(names)},
+    }
+    if args.plot:
+        from simulator.report.attention_plot import heatmap_grid
+
+        heatmap_grid(maps.probs, labels, names, args.plot,
+                     f"{name}: attention of {length} tokens, heads clustered into "
+                     f"{args.clusters} patterns")
+    if args.skim:
+        opts = _skim_options(args.skim)
+        predictors = None
+        if "weights" in opts:
+            from simulator.passes.blockskim_scores import load_predictors
+
+            predictors = load_predictors(opts["weights"])
+        try:
+            rep = att.skim_real(maps, float(opts["threshold"]), int(opts.get("block", 32)),
+                                int(opts.get("start", 1)), predictors)
+        except ValueError:
+            raise ArchsimError("threshold, block and start take numbers", where="--skim") \
+                from None
+        out["skim"] = {"tokens": rep.tokens, "keep": [round(k, 4) for k in rep.keep],
+                       "kept_blocks": [b.tolist() for b in rep.run.kept_blocks],
+                       "max_abs_diff": rep.max_abs, "mean_abs_diff": rep.mean_abs,
+                       "rel_diff": rep.rel, "cosine": rep.cosine,
+                       "pass": "blockskim:keep=" + ",".join(f"{k:.4g}" for k in rep.keep)}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        _print_attention(out, labels, names, heads)
+    if args.plot:
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _print_attention(out: dict, labels, names: list[str], heads: int) -> None:
+    from rich.table import Table
+
+    from simulator.cli import _console
+
+    console = _console()
+    table = Table(title=f"{out['model']}: {out['layers']} layers x {heads} heads, "
+                  f"{out['tokens']} tokens; features averaged over queries", title_justify="left")
+    for col in ("layer", "head", "pattern", *out["features"]):
+        table.add_column(col, justify="left" if col == "pattern" else "right")
+    for row in out["heads_table"]:
+        table.add_row(str(row["layer"]), str(row["head"]), row["pattern"],
+                      *(f"{row[f]:.3f}" for f in out["features"]))
+    console.print(table)
+    counts = ", ".join(f"{n}: {c}" for n, c in out["patterns"].items())
+    console.print(f"patterns ({len(names)} clusters): {counts}", highlight=False)
+    grid = "\n".join(f"  layer {i // heads:>2}: " + " ".join(
+        f"{names[labels[j]][:10]:<10}" for j in range(i, i + heads))
+        for i in range(0, len(labels), heads))
+    console.print(grid, highlight=False)
+    if "skim" in out:
+        s = out["skim"]
+        console.print("Block-Skim: tokens entering each layer "
+                      + " ".join(str(t) for t in s["tokens"])
+                      + f" (of {out['tokens']}); at the {s['tokens'][-1]} kept positions the "
+                      f"last hidden state differs from the full model's by max "
+                      f"{s['max_abs_diff']:.4g}, mean {s['mean_abs_diff']:.4g}, relative "
+                      f"{s['rel_diff']:.4g}, cosine {s['cosine']:.4f}", highlight=False)
+        console.print(f"simulate it: --pass \"{s['pass']}\"", highlight=False)
+
+
+def cmd_blockskim(args) -> int:
+    from simulator.cli import _parse_overrides
+    from simulator.config import load_config
+    from simulator.scenarios.blockskim_study import blockskim_study
+
+    config = load_config(args.config, _parse_overrides(args.overrides))
+    option = f"keep={args.keep}" + (f",{args.option}" if args.option else "")
+    res = blockskim_study(config, args.workload, option)
+    if args.json:
+        print(json.dumps(res.to_json(), indent=2))
+        return 0
+    from rich.table import Table
+
+    from simulator.cli import _console
+
+    table = Table(title=f"Block-Skim on {res.config} ({res.kind}), {res.workload}, "
+                  f"--pass blockskim:{option}", title_justify="left")
+    for col in ("layer", "tokens", "MACs base", "MACs skim", "FLOP x", "cycles base",
+                "cycles skim", "cycle x"):
+        table.add_column(col, justify="right")
+    for r in res.rows:
+        table.add_row("pre" if r.layer < 0 else str(r.layer), str(r.tokens),
+                      f"{r.macs_base:,}", f"{r.macs_skim:,}", f"{r.flop_speedup:.3f}",
+                      f"{r.cycles_base:,}", f"{r.cycles_skim:,}", f"{r.cycle_speedup:.3f}")
+    table.add_row("total", "", f"{sum(r.macs_base for r in res.rows):,}",
+                  f"{sum(r.macs_skim for r in res.rows):,}", f"{res.flop_speedup:.3f}",
+                  f"{res.cycles_base:,}", f"{res.cycles_skim:,}", f"{res.cycle_speedup:.3f}")
+    console = _console()
+    console.print(table)
+    console.print(f"FLOP speedup the pass predicts {res.flop_speedup:.3f}x, simulated "
+                  f"{res.cycle_speedup:.3f}x ({100 * res.cycle_speedup / res.flop_speedup:.0f}% "
+                  "of it)", highlight=False)
+    return 0
