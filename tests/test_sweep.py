@@ -427,3 +427,30 @@ def test_one_sweep_writes_to_a_folder_at_a_time(tmp_path, monkeypatch):
         with pytest.raises(SweepError, match="another archsim sweep is writing"):
             run_sweep(spec, tmp_path / "out", workers=1)
     assert run_sweep(spec, tmp_path / "out", workers=1).ok == 4  # released on close
+
+
+def test_inline_base_and_passes(tmp_path):
+    text = """\
+base:
+  kind: systolic
+  array: {rows: 16, cols: 16, dataflow: os}
+workloads:
+  - conv:14,14,8,3,3,8,1,1
+passes: [im2col=implicit]
+grid:
+  dram.bandwidth: [8, 64]
+"""
+    spec = load_spec(write(tmp_path, text))
+    assert spec.passes == ("im2col=implicit",)
+    report = run_sweep(spec, tmp_path / "out", workers=1)
+    rows = csv_rows(report.csv_path)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert int(rows[0]["total_cycles"]) > int(rows[1]["total_cycles"])  # less bandwidth, slower
+    # the pass is part of the point: the same config without it is another point
+    plain = load_spec(write(tmp_path, text.replace("passes: [im2col=implicit]\n", ""), "p.yaml"))
+    assert not {p.point_id for p in plain.expand().points} & {
+        p.point_id for p in spec.expand().points}
+    bad = write(tmp_path, text.replace("im2col=implicit", "im2col=sideways"), "bad.yaml")
+    with pytest.raises(SweepError, match=r"passes\[0\]: pass im2col takes one of") as err:
+        load_spec(bad)
+    assert err.value.where == f"{bad}:6"
