@@ -35,7 +35,8 @@ from simulator.sweep.spec import Point, SweepError, SweepSpec, load_spec
 from simulator.sweep.store import HELD_LOCKS, ResultStore
 from simulator.sweep.worker import init_pool_worker, run_point
 
-CSV_REFRESH_S = 10.0   # results.csv is rewritten at most this often while a sweep runs
+CSV_REFRESH_S = 10.0   # results.csv is rewritten at most this often while a sweep runs,
+CSV_MAX_SHARE = 0.05   # and never takes more than this share of the driver's time
 WINDOW_PER_WORKER = 4  # tasks in flight per worker: enough to hide IPC, small enough to stop
 
 
@@ -105,7 +106,7 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
             rows = _pool([p.task() for p in todo], n, started)
         ok = failed = 0
         sim_s = 0.0
-        last_csv = time.monotonic()
+        last_csv, csv_every = time.monotonic(), CSV_REFRESH_S
         try:
             with contextlib.closing(rows):
                 for row in rows:
@@ -115,9 +116,11 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
                     sim_s += row.get("wall_s") or 0.0
                     if progress is not None:
                         progress.point(row)
-                    if time.monotonic() - last_csv > CSV_REFRESH_S:
+                    if time.monotonic() - last_csv > csv_every:
+                        t_csv = time.monotonic()
                         store.write_csv(points, spec.param_names)
                         last_csv = time.monotonic()
+                        csv_every = max(CSV_REFRESH_S, (last_csv - t_csv) / CSV_MAX_SHARE)
         finally:
             csv_path = store.write_csv(points, spec.param_names)
         return SweepReport(len(points), len(points) - len(todo), ok + failed, ok, failed,
