@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store float32 dequantized weights (w_hat) instead of QDQ")
     _add_sweep_parsers(sub)
     _add_gnn_report_parser(sub)
+    from simulator.cli_federated import add_parser as _add_federated_parser
+
+    _add_federated_parser(sub, _add_set_flag)   # federated (issue 11)
     from simulator.cli_transformer import add_parsers as _add_transformer_parsers
 
     _add_transformer_parsers(sub, _add_set_flag)   # attention, blockskim (issue 8)
@@ -632,6 +635,15 @@ COMMANDS = {"run": cmd_run, "replay": cmd_replay, "validate": cmd_validate, "low
             "scalesim": cmd_scalesim, "im2col": cmd_im2col, "quantize": cmd_quantize}
 COMMANDS.update(sweep=cmd_sweep, plot=cmd_plot)
 COMMANDS["gnn-report"] = cmd_gnn_report
+
+
+def cmd_federated(args) -> int:
+    from simulator.cli_federated import cmd_federated as run
+
+    return run(args)
+
+
+COMMANDS["federated"] = cmd_federated
 
 
 def _transformer_command(name: str):
