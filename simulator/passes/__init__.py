@@ -72,8 +72,12 @@ def apply_passes(graph: Graph, specs: list[str] | None) -> Graph:
 
 
 def _load_builtin_passes() -> None:
-    from simulator.passes import gnn_redundancy, gnn_tiling  # noqa: F401
-    from simulator.passes import im2col, squant_pass  # noqa: F401  (register themselves)
+    from simulator.passes import (  # noqa: F401  (register themselves)
+        gnn_redundancy,
+        gnn_tiling,
+        im2col,
+        squant_pass,
+    )
     from simulator.passes import blockskim  # noqa: F401  (issue 8: Block-Skim)
 
 
