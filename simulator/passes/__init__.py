@@ -73,12 +73,12 @@ def apply_passes(graph: Graph, specs: list[str] | None) -> Graph:
 
 def _load_builtin_passes() -> None:
     from simulator.passes import (  # noqa: F401  (register themselves)
+        blockskim,  # issue 8: Block-Skim
         gnn_redundancy,
         gnn_tiling,
         im2col,
         squant_pass,
     )
-    from simulator.passes import blockskim  # noqa: F401  (issue 8: Block-Skim)
 
 
 _load_builtin_passes()
