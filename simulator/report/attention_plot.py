@@ -40,7 +40,7 @@ def heatmap_grid(probs: np.ndarray, labels: np.ndarray, names: list[str], path: 
                          pad=2)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.97 if title else 1))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)

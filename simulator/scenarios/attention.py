@@ -186,7 +186,7 @@ def standardize(x: np.ndarray) -> np.ndarray:
 
 def pattern_names(features: np.ndarray, labels: np.ndarray) -> list[str]:
     """A name per cluster from its mean raw features: vertical (special tokens), previous /
-    next token, diagonal, block, broad, or mixed; repeated names get a number."""
+    next token, diagonal, local (within its block), broad, or mixed; repeated names get a number."""
     names: list[str] = []
     col = {n: i for i, n in enumerate(FEATURES)}
     for c in range(labels.max() + 1):
@@ -202,7 +202,7 @@ def pattern_names(features: np.ndarray, labels: np.ndarray) -> list[str]:
         elif m[col["entropy"]] >= 0.75:
             name = "broad"
         elif m[col["block"]] >= 0.5:
-            name = "block"
+            name = "local"
         else:
             name = "mixed"
         names.append(name)
