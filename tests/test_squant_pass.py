@@ -59,10 +59,10 @@ def test_weight_bytes_and_cycles_follow_bits_and_datapath(df, bits, extra, pack)
 
 
 def test_unquantized_models_are_unchanged_by_the_new_fields():
-    cfg = systolic_config(16, 16, "ws", datapath_bits=8)
-    a = api.run(cfg, "resnet18")[1]
-    b = api.run(systolic_config(16, 16, "ws"), "resnet18")[1]
-    assert a.total_cycles == b.total_cycles and a.bytes == b.bytes
+    for spec in ("conv:28,28,32,3,3,64,2,1", "gemm:100,72,200"):
+        a = api.run(systolic_config(16, 16, "ws", datapath_bits=8, bandwidth=16), spec)[1]
+        b = api.run(systolic_config(16, 16, "ws", bandwidth=16), spec)[1]
+        assert a.total_cycles == b.total_cycles and a.bytes == b.bytes
 
 
 @pytest.mark.parametrize("df", ["os", "ws"])
