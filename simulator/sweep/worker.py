@@ -8,6 +8,7 @@ goes on; only the death of the process itself is left to the runner to detect.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -37,7 +38,9 @@ def _metrics(task: dict[str, Any]) -> dict[str, Any]:
     from simulator import api
     from simulator.config import config_from_dict
 
-    config = config_from_dict(task["config"], f"point {task['index']}")
+    data = task["config"]
+    data = json.loads(data) if isinstance(data, str) else data
+    config = config_from_dict(data, f"point {task['index']}")
     _, result = api.run(config, task["workload"], passes=task["passes"] or None)
     return {"status": "ok", "error": None, "total_cycles": result.total_cycles,
             "energy_pj": result.energy_pj["total"], "utilization": result.utilization,
