@@ -26,7 +26,8 @@ MODELS = ["light_bvlc_alexnet", "light_densenet121", "light_inception_v1", "ligh
           "light_resnet50", "light_shufflenet", "light_squeezenet", "light_vgg19",
           "light_zfnet512"]
 # archsim's own YAML configs and the SCALE-Sim .cfg files shipped under configs/scalesim/.
-CONFIG_FILES = sorted(str(p.relative_to(CONFIGS)) for p in [*CONFIGS.rglob("*.yaml"),
+# (configs/sweeps/ and configs/scenarios/ hold sweep and scenario specs, not hardware configs)
+CONFIG_FILES = sorted(str(p.relative_to(CONFIGS)) for p in [*CONFIGS.glob("*.yaml"),
                                                             *CONFIGS.rglob("*.cfg")]
                       if load_config(p).kind == "systolic")
 # Operators that read activations, so the import can never fold them: each must be a layer.
