@@ -68,6 +68,16 @@ def test_dirichlet_split_is_disjoint_even_and_seeded():
         make_federated_data(30, 0.1, 0.25, 100, seed=0)
 
 
+def test_class_skew_skews_the_population():
+    assert np.allclose(fl_data.class_prior(4, 1.0), np.array([1, 1 / 2, 1 / 3, 1 / 4]) / (25 / 12))
+    assert np.allclose(fl_data.class_prior(4, 0.0), 0.25)
+    flat = make_federated_data(60, 0.1, 0.25, 10, seed=0).histograms
+    skew = make_federated_data(60, 0.1, 0.25, 10, seed=0, class_skew=1.5).histograms
+    assert skewness(skew.sum(axis=0)) > 0.5 > 0.3 > skewness(flat.sum(axis=0))
+    dominant = np.bincount(skew.argmax(axis=1), minlength=10)
+    assert dominant[:3].sum() > 2 * dominant[-3:].sum()
+
+
 def test_missing_scikit_learn_is_a_clear_error(monkeypatch):
     import importlib.util
 
@@ -140,6 +150,26 @@ def test_dubhe_selects_less_skewed_data_than_random():
         ora.append(skewness(hist[select_oracle(hist, 10, np.random.default_rng(r)).clients]
                             .sum(axis=0)))
     assert np.mean(ora) < np.mean(dub) < 0.85 * np.mean(rnd)
+
+
+def test_dubhe_corrects_a_skewed_population():
+    """When some classes dominate most clients, random selection inherits the population's
+    skew; Dubhe's registry probabilities undo it and land near the oracle."""
+    d = make_federated_data(60, 0.1, 0.25, 10, seed=0, class_skew=1.5)
+    hist = d.histograms
+    server, clients, packings = make_dubhe(hist, 10, 10, 2, "dominant", 0.3, 256, HeLedger())
+    server.register([c.register(server.public_key, packings, server.ledger) for c in clients])
+    dub, rnd, ora = [], [], []
+    for r in range(10):
+        coins = [[np.random.default_rng([r, h, c]) for c in range(60)] for h in range(10)]
+        dub.append(skewness(hist[server.select(clients, np.random.default_rng(r),
+                                               coins).clients].sum(axis=0)))
+        rnd.append(skewness(hist[select_random(60, 10, np.random.default_rng(r)).clients]
+                            .sum(axis=0)))
+        ora.append(skewness(hist[select_oracle(hist, 10, np.random.default_rng(r)).clients]
+                            .sum(axis=0)))
+    assert np.mean(ora) < np.mean(dub) < 0.6 * np.mean(rnd)
+    assert np.mean(dub) - np.mean(ora) < np.mean(rnd) - np.mean(dub)
 
 
 def test_round_time_closed_form_without_he():

@@ -109,7 +109,7 @@ def run_federated(spec: FederatedSpec) -> FederatedReport:
     """Run every policy of ``spec`` and time it on the engine."""
     d, t, s = spec.data, spec.training, spec.system
     data = make_federated_data(d.clients, d.alpha, d.test_fraction, d.samples_per_client,
-                               spec.seed)
+                               spec.seed, d.class_skew)
     hist = data.histograms
     n, k = d.clients, t.clients_per_round
     sizes = layer_sizes(data.x_train.shape[1], list(t.hidden), data.classes)

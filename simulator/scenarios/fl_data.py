@@ -68,13 +68,22 @@ def stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Generat
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def class_prior(classes: int, class_skew: float) -> np.ndarray:
+    """Zipf(``class_skew``) weights over classes (class 0 most common); 0 gives uniform."""
+    w = np.arange(1, classes + 1, dtype=np.float64) ** -class_skew
+    return w / w.sum()
+
+
 def dirichlet_partition(y: np.ndarray, clients: int, alpha: float, per_client: int,
-                        rng: np.random.Generator) -> list[np.ndarray]:
-    """Client-wise Dirichlet split: client k draws its label mix q_k ~ Dir(alpha) and then
+                        rng: np.random.Generator, class_skew: float = 0.0) -> list[np.ndarray]:
+    """Client-wise Dirichlet split: client k draws its label mix q_k ~ Dir(alpha * C * prior),
+    prior = :func:`class_prior` (uniform unless ``class_skew`` > 0, which makes some classes
+    dominate many clients and others few: a skewed population, Dubhe's setting), and then
     ``per_client`` samples without replacement, class by class as q_k says; a class that runs out
     is replaced by the client's next classes in proportion to q_k. Every client gets the same
     amount of data, and alpha controls the skew down to one class per client."""
     classes = int(y.max()) + 1
+    concentration = alpha * classes * class_prior(classes, class_skew)
     if clients * per_client > len(y):
         raise FederatedError(f"{clients} clients x {per_client} samples each exceeds the "
                              f"{len(y)} training samples; lower data.clients or "
@@ -83,7 +92,7 @@ def dirichlet_partition(y: np.ndarray, clients: int, alpha: float, per_client: i
     left = np.array([len(p) for p in pools], dtype=np.int64)
     out = []
     for _ in range(clients):
-        q = rng.dirichlet(np.full(classes, alpha))
+        q = rng.dirichlet(concentration)
         want = rng.multinomial(per_client, q)
         take = np.minimum(want, left)
         while take.sum() < per_client:  # some class ran out: re-draw the deficit elsewhere
@@ -101,7 +110,8 @@ def dirichlet_partition(y: np.ndarray, clients: int, alpha: float, per_client: i
 
 
 def make_federated_data(clients: int, alpha: float, test_fraction: float,
-                        per_client: int | None, seed: int) -> FederatedData:
+                        per_client: int | None, seed: int,
+                        class_skew: float = 0.0) -> FederatedData:
     """Digits split into a test set and ``clients`` non-IID shards, all from ``seed``;
     ``per_client`` None shares the whole training set out evenly."""
     x, y = load_digits_xy()
@@ -111,5 +121,5 @@ def make_federated_data(clients: int, alpha: float, test_fraction: float,
     if per_client < 1:
         raise FederatedError(f"{clients} clients leave no data for each of them; the training "
                              f"set has {len(train)} samples")
-    parts = dirichlet_partition(y[train], clients, alpha, per_client, rng)
+    parts = dirichlet_partition(y[train], clients, alpha, per_client, rng, class_skew)
     return FederatedData(x[train], y[train], x[test], y[test], parts, int(y.max()) + 1)

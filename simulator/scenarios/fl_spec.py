@@ -15,13 +15,16 @@ POLICIES = ("random", "oracle", "dubhe")
 
 class DataSpec(Strict):
     """Clients over scikit-learn's digits, each with a label mix drawn from Dirichlet(alpha) and
-    ``samples_per_client`` samples (default: the training set shared out evenly)."""
+    ``samples_per_client`` samples (default: the training set shared out evenly). ``class_skew``
+    > 0 makes the population itself skewed: class c dominates clients in proportion to
+    (c+1)^-class_skew, while the test set stays balanced."""
 
     dataset: Literal["digits"] = "digits"
     clients: int = Field(60, ge=2)
     alpha: float = Field(0.1, gt=0)
     test_fraction: float = Field(0.25, gt=0, lt=1)
     samples_per_client: int | None = Field(None, ge=1)
+    class_skew: float = Field(0.0, ge=0)   # Zipf exponent of how many clients each class dominates
 
 
 class TrainingSpec(Strict):
