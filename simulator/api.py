@@ -23,7 +23,7 @@ def lower(config, workload: str | Graph, passes: list[str] | None = None,
     if passes:
         from simulator.passes import apply_passes
 
-        graph = apply_passes(graph, passes)
+        graph = apply_passes(graph, passes, config)
     return get_target(config.kind).lower(graph, config, name)
 
 

@@ -62,6 +62,8 @@ class Result:
     bytes: dict[str, int]
     energy_pj: dict[str, float]
     timeline: list[TimelineEvent] | None = None
+    #: Target- or pass-specific facts (an npu plan's kernels, a tuner's search time).
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def time_us(self) -> float:
@@ -71,5 +73,7 @@ class Result:
         """The JSON summary (``--json`` and summary.json): everything but the timeline."""
         out = asdict(self)
         out.pop("timeline")
+        if not out["notes"]:
+            out.pop("notes")
         out["time_us"] = self.time_us
         return out

@@ -23,7 +23,14 @@ def _systolic() -> Target:
     return Target("systolic", lower_systolic, simulate_systolic)
 
 
-_FACTORIES: dict[str, Callable[[], Target]] = {"systolic": _systolic}
+def _npu() -> Target:
+    from simulator.hw.npu import simulate_npu
+    from simulator.lower.npu import lower_npu
+
+    return Target("npu", lower_npu, simulate_npu)
+
+
+_FACTORIES: dict[str, Callable[[], Target]] = {"systolic": _systolic, "npu": _npu}
 
 
 def _zipper() -> Target:

@@ -54,6 +54,8 @@ class Graph:
     ops: list[Op] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    #: What passes report about the graph beyond its ops (e.g. a tuner's search statistics).
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def add_tensor(self, tensor: Tensor) -> Tensor:
         self.tensors[tensor.name] = tensor

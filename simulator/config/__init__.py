@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config.base import parse_model, read_yaml, set_dotted
+from simulator.config.npu import NpuConfig
 from simulator.config.sparse_tc import SparseTCConfig
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import ConfigError
 
 #: kind name -> config model. A new hardware kind registers its model here.
-CONFIG_MODELS: dict[str, type] = {"systolic": SystolicConfig}
+CONFIG_MODELS: dict[str, type] = {"systolic": SystolicConfig, "npu": NpuConfig}
 
 HardwareConfig = SystolicConfig
 

@@ -26,14 +26,17 @@ class Pass:
     options: tuple[str, ...]  # accepted option values; () for a pass that takes none
     default: str | None
     doc: str
+    needs_config: bool = False  # run(graph, option, config): the pass tunes for the hardware
 
 
 PASSES: dict[str, Pass] = {}
 
 
-def register(name: str, options: tuple[str, ...] = (), default: str | None = None):
-    def wrap(fn: Callable[[Graph, str | None], Graph]):
-        PASSES[name] = Pass(name, fn, options, default, (fn.__doc__ or "").strip().split("\n")[0])
+def register(name: str, options: tuple[str, ...] = (), default: str | None = None,
+             needs_config: bool = False):
+    def wrap(fn: Callable[..., Graph]):
+        PASSES[name] = Pass(name, fn, options, default, (fn.__doc__ or "").strip().split("\n")[0],
+                            needs_config)
         return fn
     return wrap
 
@@ -63,17 +66,24 @@ def parse_pass(spec: str) -> tuple[Pass, str | None]:
     return p, value
 
 
-def apply_passes(graph: Graph, specs: list[str] | None) -> Graph:
-    """Run the named passes in order (parsing all of them first, so a typo fails fast)."""
+def apply_passes(graph: Graph, specs: list[str] | None, config=None) -> Graph:
+    """Run the named passes in order (parsing all of them first, so a typo fails fast).
+    ``config`` is the hardware config, handed to passes that tune for it."""
     parsed = [parse_pass(spec) for spec in specs or []]
     for p, value in parsed:
-        graph = p.run(graph, value)
+        if p.needs_config:
+            if config is None:
+                raise PassError(f"pass {p.name} tunes for a hardware config; none was given")
+            graph = p.run(graph, value, config)
+        else:
+            graph = p.run(graph, value)
     return graph
 
 
 def _load_builtin_passes() -> None:
     from simulator.passes import (  # noqa: F401  (register themselves)
         blockskim,  # issue 8: Block-Skim
+        fusion,  # issue 6: npu fusion/core-count tuner (needs the hardware config)
         gnn_redundancy,
         gnn_tiling,
         im2col,

@@ -74,6 +74,9 @@ class Trace:
     workload: str
     layers: list[LayerInfo] = field(default_factory=list)
     instructions: list[Instruction] = field(default_factory=list)
+    #: In-memory notes from passes (e.g. a tuner's search time); never written to the file, so
+    #: traces stay byte-identical while wall-clock figures still reach the result.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def header(self) -> dict[str, Any]:
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": self.kind,

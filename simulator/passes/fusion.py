@@ -1,0 +1,66 @@
+"""``fusion``: choose kernels (fused groups) and a core count per kernel for the npu target.
+
+``--pass fusion=none`` is the untuned baseline: every op its own kernel on the config's
+``default_cores``. ``heuristic`` is the DLFusion-style rule-based tuner
+(:mod:`simulator.passes.fusion_heuristic`); ``oracle`` the exact search over runs of fusion units
+(:mod:`simulator.passes.fusion_search`). The plan is written into op attrs (``npu_kernel``,
+``npu_cores``) that the npu lowering reads; the search statistics go to ``graph.meta["fusion"]``
+and from there into the result's JSON (``notes.fusion``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from simulator.passes import PassError, copy_graph, register
+from workloads.graph import Graph
+
+MODES = ("none", "heuristic", "oracle")
+
+
+def apply_plan(graph: Graph, kernels, info: dict) -> Graph:
+    """A copy of ``graph`` whose ops carry the plan, with ``info`` under ``meta['fusion']``."""
+    out = copy_graph(graph)
+    by_name = {op.name: op for op in out.ops}
+    for k, spec in enumerate(kernels):
+        for name in spec.ops:
+            by_name[name].attrs["npu_kernel"] = k
+            by_name[name].attrs["npu_cores"] = spec.cores
+    out.meta = {**graph.meta, "fusion": info}
+    return out
+
+
+@register("fusion", options=MODES, default="heuristic", needs_config=True)
+def fusion_pass(graph: Graph, mode: str | None, config) -> Graph:
+    """Fuse layers and pick core counts for the npu target (none, heuristic or oracle)."""
+    if getattr(config, "kind", None) != "npu":
+        raise PassError(f"fusion tunes kernels for the npu target; the config is kind "
+                        f"{getattr(config, 'kind', None)!r} (use e.g. configs/mlu.yaml)",
+                        where="--pass fusion")
+    from simulator.lower.npu import check_supported, layer_by_layer
+
+    graph.validate()
+    check_supported(graph)
+    mode = mode or "heuristic"
+    info: dict = {"mode": mode}
+    if mode == "none":
+        start = time.perf_counter()
+        kernels = layer_by_layer(graph, config.default_cores)
+        info["search_s"] = time.perf_counter() - start
+    elif mode == "heuristic":
+        from simulator.passes.fusion_heuristic import heuristic
+
+        kernels, table, seconds = heuristic(graph, config)
+        info.update(search_s=seconds, profile_s=table.profile_seconds,
+                    profiled_layers=table.profiled_layers,
+                    profile_simulations=table.simulations, core_table=table.to_json())
+    else:
+        from simulator.passes.fusion_search import oracle
+
+        plan = oracle(graph, config)
+        kernels = plan.kernels
+        info.update(search_s=plan.stats.seconds, simulations=plan.stats.simulations,
+                    cache_hits=plan.stats.cache_hits, predicted_cycles=plan.predicted_cycles)
+    info["kernels"] = len(kernels)
+    info["groups"] = [{"layers": list(k.ops), "cores": k.cores} for k in kernels]
+    return apply_plan(graph, kernels, info)
