@@ -240,6 +240,8 @@ def test_cli_bad_topology_row_exits_2(tmp_path, capsys):
     (("Dataflow : ws", "Dataflow : xs"), "array.dataflow: got 'xs'"),
     (("ArrayHeight:    32", "ArrayHeight:    big"), "ArrayHeight: got 'big'"),
     (("InterfaceBandwidth: CALC", "InterfaceBandwidth: FAST"), "accepted: CALC, USER"),
+    (("IfmapCustomLayout: False", "IfmapCustomLayout: True"), "True is not modelled"),
+    (("SparsitySupport : false", "SparsitySupport : true"), "True is not modelled"),
 ])
 @needs_ref
 def test_bad_cfg_names_line_and_key(tmp_path, capsys, edit, message):

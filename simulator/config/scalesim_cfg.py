@@ -4,7 +4,8 @@
 are 1 byte. ``Bandwidth`` becomes the native model's DRAM bytes/cycle. What only ``archsim
 scalesim`` needs (run name, CALC/USER mode, address offsets, the ``[layout]`` bank bandwidths
 that SCALE-Sim uses for IFMAP/FILTER DRAM reads in USER mode) goes to ``config.scalesim``.
-Keys SCALE-Sim ignores (``MemoryBanks``, sparsity, Ramulator) are accepted and ignored.
+Keys SCALE-Sim ignores (``MemoryBanks``, ...) are accepted and ignored; custom SRAM layouts,
+sparsity and Ramulator traces are refused with an error, as archsim does not model them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from simulator.config.systolic import SystolicConfig
 from simulator.errors import ConfigError
 
 _ARCH = "architecture_presets"
+#: SCALE-Sim features outside what archsim reproduces: refused, never silently ignored
+_UNSUPPORTED = (("layout", "IfmapCustomLayout"), ("layout", "FilterCustomLayout"),
+                ("sparsity", "SparsitySupport"), ("run_presets", "UseRamulatorTrace"))
 
 
 def _line_of(text: str, section: str, key: str) -> int | None:
@@ -65,6 +69,12 @@ def load_scalesim_cfg(path: str | Path) -> SystolicConfig:
             raise ConfigError(f"[{section}] {key}: got {value!r}; expected an integer",
                               where=f"{path}:{line}" if line else str(path)) from None
 
+    for section, key in _UNSUPPORTED:
+        if get(section, key, "false").lower() == "true":
+            line = _line_of(text, section, key)
+            raise ConfigError(f"[{section}] {key}: True is not modelled; archsim scalesim "
+                              "reproduces SCALE-Sim with it False",
+                              where=f"{path}:{line}" if line else str(path))
     mode = get("run_presets", "InterfaceBandwidth", "CALC").upper()
     if mode not in ("CALC", "USER"):
         line = _line_of(text, "run_presets", "InterfaceBandwidth")
