@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from conftest import CONFIGS
-from test_npu import npu_config
+from test_npu import npu_config, tuning_config
 
 from simulator import api
 from simulator.lower.npu import KernelSpec, layer_by_layer, lower_kernels
@@ -106,7 +106,7 @@ def test_fit_steps_is_the_best_monotone_assignment():
 
 def test_heuristic_plan_beats_the_baseline_without_simulating():
     g = chain(4, size=16, channels=32)
-    cfg = npu_config(cores=8, fold_group=2, launch=500, sync=8)
+    cfg = tuning_config()
     kernels, table, seconds = heuristic(g, cfg)
     assert table.profiled_layers > 20 and seconds < 1.0
     assert plan_cycles(g, cfg, kernels) < plan_cycles(g, cfg, layer_by_layer(g, 1))

@@ -28,6 +28,12 @@ def npu_config(cores=16, default_cores=1, bandwidth=64.0, latency=50, fold_group
     return config_from_dict(data)
 
 
+def tuning_config():
+    """A config the heuristic profiles quickly (the profile is cached per config)."""
+    return npu_config(cores=4, default_cores=4, fold_group=4, launch=100, sync=4,
+                      core={"sram": {"ifmap_kb": 64, "filter_kb": 128, "ofmap_kb": 64}})
+
+
 def unit_busy(result, suffix: str) -> int:
     return sum(u.busy for u in result.units if u.name.endswith(suffix))
 
@@ -96,7 +102,7 @@ def test_kernels_are_serialized_and_add_up():
 
 
 def test_trace_round_trip_and_bytes_are_reproducible(tmp_path):
-    cfg = npu_config(cores=4, default_cores=4, fold_group=2, launch=100, sync=4)
+    cfg = tuning_config()
     trace, direct = api.run(cfg, "zoo:tiny_cnn", passes=["fusion=heuristic"])
     write_trace(trace, tmp_path / "a.jsonl")
     write_trace(api.lower(cfg, "zoo:tiny_cnn", ["fusion=heuristic"]), tmp_path / "b.jsonl")
