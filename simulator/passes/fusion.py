@@ -53,7 +53,7 @@ def fusion_pass(graph: Graph, mode: str | None, config) -> Graph:
         kernels, table, seconds = heuristic(graph, config)
         info.update(search_s=seconds, profile_s=table.profile_seconds,
                     profiled_layers=table.profiled_layers,
-                    profile_simulations=table.simulations, core_table=table.to_json())
+                    profile_simulations=table.simulations, cost_model=table.to_json())
     else:
         from simulator.passes.fusion_search import oracle
 

@@ -1,48 +1,68 @@
-"""The DLFusion-style rule-based tuner: learned core-count thresholds and a fit-on-chip fusion rule.
+"""The DLFusion-style tuner: a kernel-cost rule learned from synthesized layers and fused groups.
 
-DLFusion (Liu et al., ISPA 2020) profiles synthesized layers on the accelerator, learns how the
-best core count depends on a layer's operation count and feature-map channel size, and groups
-consecutive layers with compatible core counts, cutting where the fused data would not stay on
-chip. Here:
+DLFusion (Liu et al., ISPA 2020) profiles synthesized layers on the accelerator, learns how
+performance depends on a layer's operation count and feature-map channel size, and from that
+picks core counts and fusion cuts without trying candidates on the real network. Here:
 
-1. **Profile** (once per config, cached in the process): synthesized Conv+Relu layers (dense 1x1
-   and 3x3, depthwise 3x3) and Gemm layers over a grid of sizes and channel counts, each simulated
-   as one kernel at every core option.
-2. **Learn**: per layer kind and output-channel bin, a non-decreasing step function from MACs to
-   core count that minimises the summed relative slowdown over the profiled layers (exact, by
-   dynamic programming over the layers sorted by MACs); its thresholds are the geometric means
-   of the MACs on both sides of each step.
-3. **Apply** (no simulation): walking the units (see :func:`fusion_units`) in order, a unit
-   joins the current group while the group stays under ``max_group`` units and every feature
-   map passed inside it still fits in the scratchpads at the group's core count (the capacity
-   test the lowering applies: large channel x spatial sizes cut groups). A group's core count
-   is the table's value for its total MACs, indexed by the kind and output channels of its
-   largest layer.
+1. **Profile** (once per config, cached in the process): synthesized single layers (dense 1x1
+   and 3x3 convs, depthwise convs, FC layers) *and* synthesized fused groups (3x3 conv chains,
+   ResNet bottlenecks, MobileNet inverted residuals, squeeze/expand pairs) over spatial sizes and
+   channel counts, each simulated as one kernel at every core count. Profiling single layers
+   alone is not enough: a layer run alone is DRAM-bound, the same layer inside a group whose
+   feature maps stay on chip is compute-bound and wants more cores.
+2. **Learn**: a kernel's cycles on ``c`` cores are ``launch + sync(c)`` plus a weighted sum of
+   :data:`FEATURES`, computed from shapes only: per layer the larger and the smaller of its
+   compute time (operation count over ``c`` cores, in array folds sized by the channel counts,
+   or vector-unit cycles) and its DRAM time (the bytes of weights, inputs and outputs that are
+   not on chip, with the replication the core split causes); the array folds (fill/drain); the
+   layers; the barriers of layers that read a feature map produced in the kernel; and the
+   scratchpad traffic of on-chip feature maps. Which feature maps stay on chip is the lowering's
+   own capacity rule (the on-chip footprint). The weights are a least-squares fit of relative
+   error over the profiled (kernel, core count) samples.
+3. **Apply** (no simulation): the cheapest partition of the network's units into runs of at most
+   ``max_group`` units, each with its cheapest core count, under the learned cost, found by the
+   same dynamic program the oracle runs on simulated costs.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from simulator.config.npu import NpuConfig
-from simulator.lower.npu import KernelSpec, NpuLowering
+from simulator.hw.npu import sync_cycles
+from simulator.lower.gemm_view import GEMM_OPS, gemm_shapes
+from simulator.lower.npu import (
+    KernelSpec,
+    NpuLowering,
+    choose_split,
+    depthwise_work,
+    is_depthwise,
+)
+from simulator.lower.vector_ops import ALIAS_OPS, vector_work
 from simulator.passes.fusion_search import DEFAULT_MAX_GROUP, KernelCoster, fusion_units
 from workloads.graph import Graph, Op, Tensor, add_conv
 
-#: Output-channel bins (upper bounds) the learned table is split by.
-CHANNEL_BINS = (64, 256, math.inf)
-#: Synthesized layers: (kind, spatial size, input channels, output channels, kernel).
+#: What the learned cost weighs (cycles each, summed over the kernel's layers).
+FEATURES = ("layer_bound", "layer_overlap", "array_folds", "layers", "barrier_sync",
+            "scratchpad", "constant")
+
 _SIZES = (7, 14, 28, 56, 112)
 _CHANNELS = (32, 128, 512)
 MAX_SYNTH_MACS = 1.3e9
+#: Synthesized fused groups: (pattern, spatial size, channels).
+GROUP_PATTERNS = ("chain", "bottleneck", "inverted", "squeeze")
+_GROUP_SIZES = (7, 14, 28, 56)
+_GROUP_CHANNELS = (16, 32, 64, 128, 256, 512)
 
 
 def synthesized_layers() -> list[tuple[str, int, int, int, int]]:
-    """The profiling set: dense convs (1x1, 3x3), depthwise 3x3 convs, and Gemm (fc) layers."""
+    """Single layers: dense convs (1x1, 3x3), depthwise 3x3 convs, and Gemm (fc) layers, as
+    (kind, spatial size, input channels, output channels, kernel)."""
     out = []
     for h in _SIZES:
         for c in _CHANNELS:
@@ -54,6 +74,30 @@ def synthesized_layers() -> list[tuple[str, int, int, int, int]]:
         for n in (1000, 4096):
             out.append(("fc", 1, k_in, n, 1))
     return out
+
+
+def synthesized_groups() -> list[tuple[str, int, int]]:
+    """Fused groups as (pattern, spatial size, channels), capped at ~1.5 GMAC each."""
+    out = []
+    for pattern in GROUP_PATTERNS:
+        for h in _GROUP_SIZES:
+            for c in _GROUP_CHANNELS:
+                macs = h * h * c * c * (18 if pattern == "chain" else 12)
+                if macs <= 1.5e9 and not (pattern == "inverted" and c > 160):
+                    out.append((pattern, h, c))
+    return out
+
+
+def _unary(g: Graph, name: str, kind: str, x: str) -> str:
+    g.add_tensor(Tensor(f"{name}.Y", g.tensor(x).shape))
+    g.add_op(Op(name, kind, [x], [f"{name}.Y"]))
+    return f"{name}.Y"
+
+
+def _add(g: Graph, name: str, a: str, b: str) -> str:
+    g.add_tensor(Tensor(f"{name}.Y", g.tensor(a).shape))
+    g.add_op(Op(name, "Add", [a, b], [f"{name}.Y"]))
+    return f"{name}.Y"
 
 
 def synth_graph(kind: str, size: int, c_in: int, c_out: int, kernel: int) -> Graph:
@@ -72,158 +116,265 @@ def synth_graph(kind: str, size: int, c_in: int, c_out: int, kernel: int) -> Gra
         pad = kernel // 2
         y = add_conv(g, "conv", "x", c_out, (kernel, kernel), pads=(pad,) * 4,
                      group=c_in if kind == "dwconv" else 1)
-    g.add_tensor(Tensor("r", g.tensor(y).shape))
-    g.add_op(Op("relu", "Relu", [y], ["r"]))
-    g.outputs = ["r"]
+    g.outputs = [_unary(g, "relu", "Relu", y)]
     return g
 
 
-def layer_kind(graph: Graph, op: Op) -> str:
-    if op.type == "Conv":
-        return "dwconv" if int(op.attrs.get("group", 1)) > 1 else "conv"
-    return "fc"
-
-
-def layer_features(graph: Graph, op: Op) -> tuple[str, int, int]:
-    """(kind, output channels, MACs): what the table is indexed by."""
-    out = graph.tensor(op.outputs[0]).shape
-    channels = out[1] if op.type == "Conv" else out[-1]
-    w = graph.tensor(op.inputs[1]).shape
-    if op.type == "Conv":
-        macs = math.prod(out) * math.prod(w[1:])
+def synth_group(pattern: str, size: int, channels: int) -> Graph:
+    """One synthesized fused group on a ``channels x size x size`` input (see
+    :data:`GROUP_PATTERNS`): the block shapes CNNs are made of, with residual adds."""
+    g = Graph(f"synth_{pattern}_{size}_{channels}")
+    g.add_tensor(Tensor("x", (1, channels, size, size)))
+    g.inputs = ["x"]
+    x, c, same = "x", channels, (1, 1, 1, 1)
+    if pattern == "chain":          # two 3x3 convs (VGG, AlexNet)
+        for i in range(2):
+            x = _unary(g, f"r{i}", "Relu", add_conv(g, f"c{i}", x, c, (3, 3), pads=same))
+    elif pattern == "bottleneck":   # 1x1 -> 3x3 -> 1x1 (c/4 wide) + residual (ResNet)
+        m = max(c // 4, 8)
+        y = _unary(g, "r0", "Relu", add_conv(g, "c0", x, m, (1, 1)))
+        y = _unary(g, "r1", "Relu", add_conv(g, "c1", y, m, (3, 3), pads=same))
+        x = _unary(g, "r2", "Relu", _add(g, "a", add_conv(g, "c2", y, c, (1, 1)), x))
+    elif pattern == "inverted":     # 1x1 expand x6 -> depthwise 3x3 -> 1x1 project + residual
+        e = c * 6
+        y = _unary(g, "r0", "Relu", add_conv(g, "c0", x, e, (1, 1)))
+        y = _unary(g, "r1", "Relu", add_conv(g, "c1", y, e, (3, 3), pads=same, group=e))
+        x = _add(g, "a", add_conv(g, "c2", y, c, (1, 1)), x)
+    elif pattern == "squeeze":      # 1x1 squeeze to c/8 -> 3x3 to c/2 (SqueezeNet, Inception)
+        y = _unary(g, "r0", "Relu", add_conv(g, "c0", x, max(c // 8, 8), (1, 1)))
+        x = _unary(g, "r1", "Relu", add_conv(g, "c1", y, c // 2, (3, 3), pads=same))
     else:
-        macs = math.prod(out) * graph.tensor(op.inputs[0]).shape[-1]
-    return layer_kind(graph, op), channels, macs
-
-
-def channel_bin(channels: int) -> int:
-    return next(i for i, bound in enumerate(CHANNEL_BINS) if channels <= bound)
+        raise ValueError(f"unknown pattern {pattern!r}")
+    g.outputs = [x]
+    return g
 
 
 @dataclass
-class CoreTable:
-    """Learned rules: (kind, channel bin) -> sorted MAC thresholds and the core count from each."""
+class _OpTerms:
+    """One op on ``c`` cores, before knowing which feature maps stay on chip."""
 
-    steps: dict[tuple[str, int], tuple[list[float], list[int]]] = field(default_factory=dict)
+    compute: float                 # array cycles (stream) or vector cycles per core
+    folds: int = 0                 # array folds per core
+    fixed_dram: float = 0.0        # weights / constants, with the split's replication
+    gemm_input: str | None = None  # the GEMM's activation buffer
+    gemm_input_dram: float = 0.0   # its bytes from DRAM (replicated cn times)
+    gemm_input_bytes: float = 0.0
+    inputs: list[tuple[str, int]] = field(default_factory=list)   # vector op: (buffer, bytes)
+    outputs: list[tuple[str, int]] = field(default_factory=list)
+
+
+class KernelFeatures:
+    """The learned cost's features of runs of a graph's ops, from shapes only (cached per op
+    and core count; the on-chip set is the lowering's capacity rule, recomputed per run)."""
+
+    def __init__(self, graph: Graph, config: NpuConfig) -> None:
+        self.graph, self.cfg = graph, config
+        self.low = NpuLowering(config, graph)
+        self.terms: dict[tuple[int, int], _OpTerms | None] = {}
+        low = self.low
+        self.sizes: dict[str, int] = {}
+        # per op: the buffers it writes that may stay on chip, with first/last reader
+        self.candidates: list[list[tuple[str, int, int]]] = []
+        for op in graph.ops:
+            cands = []
+            if op.type not in ALIAS_OPS:
+                for out in op.outputs:
+                    if not out or low.root(out) != out or out in low.outputs:
+                        continue
+                    users = low.users.get(out, [])
+                    if users:
+                        cands.append((out, min(users), max(users)))
+            self.candidates.append(cands)
+
+    def nbytes(self, name: str) -> int:
+        size = self.sizes.get(name)
+        if size is None:
+            size = self.sizes[name] = self.low.nbytes(name)
+        return size
+
+    def onchip(self, lo: int, hi: int, cores: int) -> set[str]:
+        """``NpuLowering.onchip_buffers`` for the ops ``lo..hi`` (a run of the order)."""
+        capacity = int(self.cfg.core.scratchpad_kb * 1024)
+        usage = [0] * (hi - lo + 1)
+        keep: set[str] = set()
+        for p in range(lo, hi + 1):
+            for out, first, last in self.candidates[p]:
+                if first < lo or last > hi:
+                    continue
+                share = -(-self.nbytes(out) // cores)
+                span = range(p - lo, last - lo + 1)
+                if all(usage[t] + share <= capacity for t in span):
+                    for t in span:
+                        usage[t] += share
+                    keep.add(out)
+        return keep
+
+    def _terms(self, p: int, c: int) -> _OpTerms | None:
+        key = (p, c)
+        if key in self.terms:
+            return self.terms[key]
+        g, low, op = self.graph, self.low, self.graph.ops[p]
+        t: _OpTerms | None
+        if op.type in ALIAS_OPS:
+            t = None
+        elif op.type in GEMM_OPS and not is_depthwise(g, op):
+            shapes = gemm_shapes(g, op, low.wb)
+            s, groups = shapes[0], len(shapes)
+            x, w = op.inputs[0], op.inputs[1]
+            a_total = self.nbytes(x)
+            b_total = math.ceil(g.tensor(w).numel * s.b_bytes)
+            cm, cn = choose_split(c, s.m, groups if groups > 1 else s.n, a_total, b_total)
+            per_core_groups, n = (-(-groups // cn), s.n) if groups > 1 else (1, -(-s.n // cn))
+            rows, cols = self.cfg.core.array.rows, self.cfg.core.array.cols
+            folds = per_core_groups * -(-s.k // rows) * -(-n // cols)
+            t = _OpTerms(folds * -(-s.m // cm), folds, cm * b_total, low.root(x),
+                         cn * a_total, a_total)
+        else:
+            work = depthwise_work(g, op) if is_depthwise(g, op) else vector_work(g, op)
+            t = _OpTerms(work / c / self.cfg.core.vector.lanes)
+            for name in dict.fromkeys(i for i in op.inputs if i):
+                if g.tensor(name).values is not None:
+                    t.fixed_dram += c * self.nbytes(name)
+                else:
+                    t.inputs.append((low.root(name), self.nbytes(name)))
+        if t is not None:
+            t.outputs = [(low.root(o), self.nbytes(o)) for o in op.outputs if o]
+        self.terms[key] = t
+        return t
+
+    def features(self, lo: int, hi: int, cores: int) -> list[float]:
+        """:data:`FEATURES` of the kernel made of ops ``lo..hi`` on ``cores`` cores."""
+        onchip = self.onchip(lo, hi, cores)
+        bw = self.cfg.dram.bandwidth
+        bound = overlap = folds = layers = barriers = pad = 0.0
+        for p in range(lo, hi + 1):
+            t = self._terms(p, cores)
+            if t is None:
+                continue
+            layers += 1
+            folds += t.folds
+            dram, local = t.fixed_dram, 0.0
+            if t.gemm_input is not None:
+                if t.gemm_input in onchip:
+                    barriers += 1
+                    local += t.gemm_input_bytes
+                else:
+                    dram += t.gemm_input_dram
+            for name, size in t.inputs + t.outputs:
+                if name in onchip:
+                    local += size
+                else:
+                    dram += size
+            dram /= bw
+            bound += max(t.compute, dram)
+            overlap += min(t.compute, dram)
+            pad += local / cores / self.cfg.core.scratchpad_bandwidth
+        return [bound, overlap, folds, layers, barriers * sync_cycles(self.cfg, cores), pad, 1.0]
+
+    def fixed(self, cores: int) -> int:
+        """The cycles every kernel pays that the config states: launch and closing barrier."""
+        return self.cfg.launch_cycles + sync_cycles(self.cfg, cores)
+
+
+@dataclass
+class CostModel:
+    """The learned weights of :data:`FEATURES`, and what learning them cost."""
+
+    weights: tuple[float, ...]
     profile_seconds: float = 0.0
-    profiled_layers: int = 0
+    profiled_layers: int = 0      # synthesized kernels profiled (single layers + fused groups)
     simulations: int = 0
 
-    def cores(self, kind: str, channels: int, macs: int) -> int:
-        b = channel_bin(channels)
-        keys = [k for k in self.steps if k[0] == kind] or list(self.steps)
-        key = min(keys, key=lambda k: (abs(k[1] - b), k[1]))
-        thresholds, counts = self.steps[key]
-        return counts[bisect.bisect_right(thresholds, macs)]
+    def cycles(self, feats: KernelFeatures, lo: int, hi: int, cores: int) -> float:
+        """Predicted cycles of the kernel ``lo..hi`` on ``cores`` cores."""
+        x = feats.features(lo, hi, cores)
+        return feats.fixed(cores) + sum(w * v for w, v in zip(self.weights, x, strict=True))
+
+    def best_cores(self, feats: KernelFeatures, lo: int, hi: int, options) -> tuple[int, float]:
+        """The core count the learned cost prefers for a kernel, and its predicted cycles."""
+        return min(((c, self.cycles(feats, lo, hi, c)) for c in options),
+                   key=lambda cv: (cv[1], cv[0]))
 
     def to_json(self) -> dict:
-        return {f"{kind}/c<={CHANNEL_BINS[b]}": [
-            {"macs_from": 0 if i == 0 else round(th[i - 1]), "cores": c}
-            for i, c in enumerate(cs)] for (kind, b), (th, cs) in sorted(self.steps.items())}
+        return {name: round(w, 4) for name, w in zip(FEATURES, self.weights, strict=True)}
 
 
-def fit_steps(samples: list[tuple[int, dict[int, int]]], options: list[int]
-              ) -> tuple[list[float], list[int]]:
-    """The non-decreasing MACs -> cores step function minimising the summed relative slowdown
-    (chosen cycles / best cycles - 1) of ``samples`` ((macs, {cores: cycles}) each)."""
-    samples = sorted(samples, key=lambda s: s[0])
-    k = len(options)
-    regret = [[s[1][c] / min(s[1].values()) - 1 for c in options] for s in samples]
-    cost = [regret[0][:]]
-    back: list[list[int]] = [[0] * k]
-    for p in range(1, len(samples)):
-        row, arg = [], []
-        best, best_o = math.inf, 0
-        for o in range(k):
-            if cost[p - 1][o] < best:
-                best, best_o = cost[p - 1][o], o
-            row.append(best + regret[p][o])
-            arg.append(best_o)
-        cost.append(row)
-        back.append(arg)
-    o = min(range(k), key=lambda i: (cost[-1][i], i))
-    chosen = [0] * len(samples)
-    for p in range(len(samples) - 1, -1, -1):
-        chosen[p] = o
-        o = back[p][o]
-    thresholds, counts = [], [options[chosen[0]]]
-    for p in range(1, len(samples)):
-        if chosen[p] != chosen[p - 1]:
-            thresholds.append(math.sqrt(samples[p - 1][0] * samples[p][0]))
-            counts.append(options[chosen[p]])
-    return thresholds, counts
+def synthesized_kernels() -> list[Graph]:
+    """Every graph the profile simulates: the single layers and the fused groups."""
+    return [synth_graph(*s) for s in synthesized_layers()] + \
+        [synth_group(*s) for s in synthesized_groups()]
 
 
-def profile(config: NpuConfig) -> CoreTable:
-    """Profile the synthesized layers on ``config`` and learn the table (cached per config)."""
+def profile_samples(graphs: list[Graph], config: NpuConfig
+                    ) -> tuple[np.ndarray, np.ndarray, list[dict[int, int]], int]:
+    """Simulate each graph as one kernel at every core count: features (rows), cycles above the
+    fixed launch+sync cost, the cycles per core count of each graph, simulations run."""
+    rows, target, per_graph, sims = [], [], [], 0
+    for g in graphs:
+        coster, feats = KernelCoster(g, config), KernelFeatures(g, config)
+        cycles = {}
+        for c in config.core_options():
+            cycles[c] = coster.cost(g.ops, c)
+            rows.append(feats.features(0, len(g.ops) - 1, c))
+            target.append(cycles[c] - feats.fixed(c))
+        sims += coster.stats.simulations
+        per_graph.append(cycles)
+    return np.array(rows, float), np.array(target, float), per_graph, sims
+
+
+def fit_weights(rows: np.ndarray, target: np.ndarray) -> tuple[float, ...]:
+    """Least squares on relative error (each sample weighted by 1 / its cycles)."""
+    scale = 1.0 / np.maximum(target, 1.0)
+    weights, *_ = np.linalg.lstsq(rows * scale[:, None], target * scale, rcond=None)
+    return tuple(float(w) for w in weights)
+
+
+def learn(graphs: list[Graph], config: NpuConfig) -> CostModel:
+    """Profile ``graphs`` on ``config`` and fit the cost model."""
+    start = time.perf_counter()
+    rows, target, _, sims = profile_samples(graphs, config)
+    model = CostModel(fit_weights(rows, target))
+    model.profile_seconds = time.perf_counter() - start
+    model.profiled_layers = len(graphs)
+    model.simulations = sims
+    return model
+
+
+def profile(config: NpuConfig) -> CostModel:
+    """The cost model learned from the synthesized kernels on ``config`` (cached per config)."""
     return _profile(config.model_dump_json())
 
 
 @lru_cache(maxsize=8)
-def _profile(config_json: str) -> CoreTable:
-    config = NpuConfig.model_validate_json(config_json)
-    start = time.perf_counter()
-    options = config.core_options()
-    groups: dict[tuple[str, int], list[tuple[int, dict[int, int]]]] = {}
-    sims = 0
-    layers = synthesized_layers()
-    for kind, size, c_in, c_out, kernel in layers:
-        g = synth_graph(kind, size, c_in, c_out, kernel)
-        coster = KernelCoster(g, config)
-        cycles = {c: coster.cost(g.ops, c) for c in options}
-        sims += coster.stats.simulations
-        _, channels, macs = layer_features(g, g.ops[0])
-        groups.setdefault((kind, channel_bin(channels)), []).append((macs, cycles))
-    table = CoreTable({key: fit_steps(samples, options) for key, samples in groups.items()})
-    table.profile_seconds = time.perf_counter() - start
-    table.profiled_layers = len(layers)
-    table.simulations = sims
-    return table
+def _profile(config_json: str) -> CostModel:
+    return learn(synthesized_kernels(), NpuConfig.model_validate_json(config_json))
 
 
 def heuristic(graph: Graph, config: NpuConfig, max_group: int = DEFAULT_MAX_GROUP,
-              table: CoreTable | None = None) -> tuple[list[KernelSpec], CoreTable, float]:
-    """The rule-based plan, the table it used, and the seconds the rules took (profiling not
-    included: it is done once per config)."""
-    table = table or profile(config)
+              table: CostModel | None = None) -> tuple[list[KernelSpec], CostModel, float]:
+    """The plan the learned cost prefers, the model it used, and the seconds the search took
+    (profiling not included: it is done once per config)."""
+    model = table or profile(config)
     start = time.perf_counter()
-    lowering = NpuLowering(config, graph)
-    groups: list[list[Op]] = []
-    ops: list[Op] = []
-    size = 0
-    for unit in fusion_units(graph):
-        if ops and size < max_group:
-            candidate = ops + unit
-            if _fits(lowering, candidate, group_cores(graph, table, candidate, config)):
-                ops, size = candidate, size + 1
-                continue
-        if ops:
-            groups.append(ops)
-        ops, size = list(unit), 1
-    groups.append(ops)
-    kernels = [KernelSpec(tuple(op.name for op in g), group_cores(graph, table, g, config))
-               for g in groups]
-    return kernels, table, time.perf_counter() - start
-
-
-def group_cores(graph: Graph, table: CoreTable, ops: list[Op], config: NpuConfig) -> int:
-    """The table's core count for a group: its total MACs, with the kind and output channels
-    of its largest layer (a group without a GEMM-like op runs on the default count)."""
-    feats = [layer_features(graph, op) for op in ops if op.type in ("Conv", "Gemm", "MatMul")]
-    if not feats:
-        return config.default_cores
-    kind, channels, _ = max(feats, key=lambda f: f[2])
-    return table.cores(kind, channels, sum(f[2] for f in feats))
-
-
-def _fits(lowering: NpuLowering, ops: list[Op], cores: int) -> bool:
-    """Every feature map produced and consumed inside ``ops`` stays in the scratchpads."""
-    inside = {lowering.index[op.name] for op in ops}
-    internal = set()
-    for op in ops:
-        for out in op.outputs:
-            if out and lowering.root(out) == out and out not in lowering.outputs:
-                users = lowering.users.get(out, [])
-                if users and all(u in inside for u in users):
-                    internal.add(out)
-    return internal <= lowering.onchip_buffers(ops, cores)
+    feats = KernelFeatures(graph, config)
+    index = {op.name: i for i, op in enumerate(graph.ops)}
+    units = fusion_units(graph)
+    bounds = [(index[u[0].name], index[u[-1].name]) for u in units]
+    options = config.core_options()
+    n = len(units)
+    best = [0.0] + [math.inf] * n
+    choice = [(0, 0)] * (n + 1)
+    for j in range(1, n + 1):
+        hi = bounds[j - 1][1]
+        for i in range(max(0, j - max_group), j):
+            cores, cycles = model.best_cores(feats, bounds[i][0], hi, options)
+            if best[i] + cycles < best[j]:
+                best[j], choice[j] = best[i] + cycles, (i, cores)
+    kernels: list[KernelSpec] = []
+    j = n
+    while j > 0:
+        i, cores = choice[j]
+        kernels.append(KernelSpec(tuple(op.name for u in units[i:j] for op in u), cores))
+        j = i
+    kernels.reverse()
+    return kernels, model, time.perf_counter() - start

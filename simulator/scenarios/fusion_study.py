@@ -115,7 +115,7 @@ def fusion_study(config: NpuConfig, networks: dict[str, str] | None = None,
     start = time.perf_counter()
     table = profile(config)
     facts = {"profile_s": table.profile_seconds, "profiled_layers": table.profiled_layers,
-             "profile_simulations": table.simulations, "core_table": table.to_json()}
+             "profile_simulations": table.simulations, "cost_model": table.to_json()}
     rows = []
     for name, workload in (networks or NETWORKS).items():
         rows.append(study_network(config, name, workload, max_group))
