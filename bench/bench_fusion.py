@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     nets = {k: v for k, v in NETWORKS.items() if not args.networks or k in args.networks}
     rows, facts = fusion_study(config, nets)
-    print(f"profiling: {facts['profiled_layers']} synthesized layers, "
+    print(f"profiling: {facts['profiled_layers']} synthesized layers and fused groups, "
           f"{facts['profile_simulations']} simulations, {facts['profile_s']:.1f} s")
     print(f"{'network':14} {'baseline':>11} {'heuristic':>10} {'oracle':>10} {'h x':>6} "
           f"{'o x':>6} {'h-o':>7} {'h search':>9} {'o search':>9}")
