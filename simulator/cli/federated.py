@@ -7,8 +7,10 @@ import json
 import sys
 from collections.abc import Callable
 
+from simulator.cli.common import add_set_flag, make_console, parse_overrides
 
-def add_parser(sub, add_set_flag: Callable) -> None:
+
+def add_parsers(sub) -> dict[str, Callable]:
     p = sub.add_parser("federated", help="FL client selection: random vs oracle vs Dubhe "
                        "(Paillier-encrypted registration), accuracy, skewness, HE cost",
                        description="Train a FedAvg model on non-IID clients of scikit-learn's "
@@ -22,14 +24,14 @@ def add_parser(sub, add_set_flag: Callable) -> None:
                    help="print the report as JSON (per policy summary and per-round series)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write accuracy and skewness per round for each policy")
+    return {"federated": cmd_federated}
 
 
 def cmd_federated(args) -> int:
-    from simulator.cli import _console, _parse_overrides
     from simulator.scenarios.federated import run_federated
     from simulator.scenarios.fl_spec import load_federated_spec
 
-    spec = load_federated_spec(args.spec, _parse_overrides(args.overrides))
+    spec = load_federated_spec(args.spec, parse_overrides(args.overrides))
     report = run_federated(spec)
     if args.plot:
         from simulator.scenarios.fl_plot import plot_federated
@@ -55,5 +57,5 @@ def cmd_federated(args) -> int:
                       f"{s['mean_skewness']:.3f}", f"{s['total_time_s']:.2f}",
                       f"{s['overhead_time_s']:.2f} ({100 * s['overhead_fraction']:.0f}%)",
                       f"{s['he_time_s']:.3f}", f"{s['he_bytes']:,}")
-    _console().print(table)
+    make_console().print(table)
     return 0

@@ -7,10 +7,11 @@ import json
 import sys
 from typing import Any
 
+from simulator.cli.common import add_set_flag, make_console, parse_overrides
 from simulator.errors import ArchsimError
 
 
-def add_parsers(sub: Any, add_set_flag: Any) -> None:
+def add_parsers(sub: Any) -> dict[str, Any]:
     p = sub.add_parser(
         "attention", help="attention maps of a transformer: head patterns, heatmaps, Block-Skim",
         description="Expose every attention Softmax of MODEL (FILE.onnx, zoo:bert_base?..., or "
@@ -45,6 +46,7 @@ def add_parsers(sub: Any, add_set_flag: Any) -> None:
                    help="more pass options, e.g. predictor=mass or block=64")
     add_set_flag(p)
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    return {"attention": cmd_attention, "blockskim": cmd_blockskim}
 
 
 def _skim_options(text: str) -> dict[str, str]:
@@ -121,9 +123,7 @@ def cmd_attention(args) -> int:
 def _print_attention(out: dict, labels, names: list[str], heads: int) -> None:
     from rich.table import Table
 
-    from simulator.cli import _console
-
-    console = _console()
+    console = make_console()
     table = Table(title=f"{out['model']}: {out['layers']} layers x {heads} heads, "
                   f"{out['tokens']} tokens; features averaged over queries", title_justify="left")
     for col in ("layer", "head", "pattern", *out["features"]):
@@ -150,19 +150,16 @@ def _print_attention(out: dict, labels, names: list[str], heads: int) -> None:
 
 
 def cmd_blockskim(args) -> int:
-    from simulator.cli import _parse_overrides
     from simulator.config import load_config
     from simulator.scenarios.blockskim_study import blockskim_study
 
-    config = load_config(args.config, _parse_overrides(args.overrides))
+    config = load_config(args.config, parse_overrides(args.overrides))
     option = f"keep={args.keep}" + (f",{args.option}" if args.option else "")
     res = blockskim_study(config, args.workload, option)
     if args.json:
         print(json.dumps(res.to_json(), indent=2))
         return 0
     from rich.table import Table
-
-    from simulator.cli import _console
 
     table = Table(title=f"Block-Skim on {res.config} ({res.kind}), {res.workload}, "
                   f"--pass blockskim:{option}", title_justify="left")
@@ -176,7 +173,7 @@ def cmd_blockskim(args) -> int:
     table.add_row("total", "", f"{sum(r.macs_base for r in res.rows):,}",
                   f"{sum(r.macs_skim for r in res.rows):,}", f"{res.flop_speedup:.3f}",
                   f"{res.cycles_base:,}", f"{res.cycles_skim:,}", f"{res.cycle_speedup:.3f}")
-    console = _console()
+    console = make_console()
     console.print(table)
     console.print(f"FLOP speedup the pass predicts {res.flop_speedup:.3f}x, simulated "
                   f"{res.cycle_speedup:.3f}x ({100 * res.cycle_speedup / res.flop_speedup:.0f}% "

@@ -1,0 +1,141 @@
+"""What several ``archsim`` commands share: flags, config overrides, the console, result
+presentation and the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import ConfigError
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, "
+                              "e.g. --set array.rows=64")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def add_set_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", metavar="KEY=VALUE", action="append", dest="overrides",
+                   help="override a config field by dotted path (repeatable), e.g. "
+                        "--set array.dataflow=os")
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the summary (totals, per-layer and per-unit stats) as JSON")
+    p.add_argument("--out", metavar="DIR", help="write summary.json and layers.csv into DIR")
+    p.add_argument("--timeline", metavar="FILE",
+                   help="write a Perfetto/Chrome trace JSON (one track per unit)")
+
+
+def add_pass_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pass", metavar="NAME[=OPTION]", action="append", dest="passes",
+                   help="run a graph pass before lowering (repeatable, in order), e.g. "
+                        "--pass im2col=implicit")
+
+
+def add_input_shape_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", metavar="NAME=D1xD2x...", action="append",
+                   dest="input_shapes",
+                   help="pin an ONNX model input's shape, fixing its dynamic dims (repeatable), "
+                        "e.g. --input-shape input=1x3x224x224")
+
+
+def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] | None:
+    if not items:
+        return None
+    from workloads.onnx_frontend import parse_input_shapes
+
+    return parse_input_shapes(items)
+
+
+def add_density_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--density", metavar="a=0.3,b=0.4",
+                   help="operand densities for the sparse tensor core: a (activations), b "
+                        "(weights; valued weights are magnitude-pruned) or a tensor name, "
+                        "=FRACTION[:uniform|rows|cols|block], and seed=N")
+
+
+def with_density(graph, spec: str | None):
+    if not spec:
+        return graph
+    from simulator.passes.density import apply_density
+
+    return apply_density(graph, spec)
+
+
+def make_console():
+    """A rich console; wide when writing to a pipe or file, so tables are not cut at 80 columns."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def present(result, args) -> None:
+    from simulator.report.export import summary_json, write_outputs
+
+    if args.json:
+        sys.stdout.write(summary_json(result))
+    else:
+        from simulator.report.table import layer_table, totals_lines
+
+        console = make_console()
+        console.print(layer_table(result))
+        for line in totals_lines(result):
+            console.print(line, highlight=False)
+    written: list[Path] = []
+    if args.out:
+        written += write_outputs(result, args.out)
+    if args.timeline:
+        from simulator.report.export import atomic_write
+        from simulator.report.timeline import timeline_json
+
+        atomic_write(args.timeline, timeline_json(result))
+        written.append(Path(args.timeline))
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+class Progress:
+    """A rich progress bar on stderr while simulating, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)

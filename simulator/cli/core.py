@@ -1,0 +1,144 @@
+"""``archsim run``, ``validate``, ``lower`` and ``replay``: the everyday path from a workload to
+cycles."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from simulator.cli.common import (
+    Progress,
+    add_density_flag,
+    add_input_shape_flag,
+    add_output_flags,
+    add_pass_flag,
+    add_set_flag,
+    parse_input_shapes,
+    parse_overrides,
+    present,
+    with_density,
+)
+
+
+def add_parsers(sub) -> dict[str, Callable]:
+    p = sub.add_parser("run", help="lower a workload and simulate it",
+                       description="Lower WORKLOAD for CONFIG's target and simulate it. WORKLOAD "
+                       "is gemm:M,N,K, conv:H,W,C,KH,KW,N,STRIDE[,PAD], a zoo model "
+                       "(resnet18, alexnet, ..., or the ONNX zoo: zoo:resnet50, zoo:mobilenet_v2, "
+                       "zoo:bert_base?seq=128&layers=2, ...), an ONNX model FILE.onnx, or a "
+                       "SCALE-Sim topology FILE.csv[:gemm|:conv].")
+    p.add_argument("config", help="hardware config (YAML, or a SCALE-Sim .cfg)")
+    p.add_argument("workload")
+    add_set_flag(p)
+    add_pass_flag(p)
+    add_input_shape_flag(p)
+    add_density_flag(p)
+    add_output_flags(p)
+    p.add_argument("--functional", action="store_true",
+                   help="also execute the trace on real numbers (seeded random inputs and "
+                        "missing weights) and compare the outputs with onnxruntime running the "
+                        "same model (your own ONNX file, when WORKLOAD is one)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --functional data (default 0)")
+
+    p = sub.add_parser("validate", help="check a config file and print it with its defaults")
+    p.add_argument("config")
+    add_set_flag(p)
+
+    p = sub.add_parser("lower", help="lower a workload to an instruction trace file")
+    p.add_argument("config")
+    p.add_argument("workload")
+    p.add_argument("-o", "--output", required=True, metavar="TRACE",
+                   help="trace file to write (JSON Lines)")
+    add_set_flag(p)
+    add_pass_flag(p)
+    add_input_shape_flag(p)
+    add_density_flag(p)
+
+    p = sub.add_parser("replay", help="simulate a saved trace",
+                       description="Simulate TRACE on the config recorded in its header, or on "
+                       "--config (same kind).")
+    p.add_argument("trace")
+    p.add_argument("--config", help="replay on this config instead of the trace's own")
+    add_output_flags(p)
+
+    return {"run": cmd_run, "validate": cmd_validate, "lower": cmd_lower, "replay": cmd_replay}
+
+
+def cmd_run(args) -> int:
+    from simulator import api
+    from simulator.config import load_config
+    from workloads.loader import load_workload_and_model
+
+    config = load_config(args.config, parse_overrides(args.overrides))
+    graph, model = load_workload_and_model(args.workload, parse_input_shapes(args.input_shapes))
+    graph = with_density(graph, args.density)
+    trace = api.lower(config, graph, args.passes)
+    trace.workload = args.workload
+    with Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
+        result = api.simulate(trace, config, bool(args.timeline), progress)
+    present(result, args)
+    if args.functional:
+        return _functional(graph, trace, args.seed, model)
+    return 0
+
+
+def _functional(graph, trace, seed: int, model=None) -> int:
+    from simulator.functional import FunctionalMismatch, check_functional
+
+    try:
+        report = check_functional(graph, trace, seed=seed, onnx_model=model)
+    except FunctionalMismatch as err:
+        print(f"functional check FAILED: {err}", file=sys.stderr)
+        return 1
+    reference = "the ONNX model" if model is not None else "the graph exported to ONNX"
+    print(f"functional check vs onnxruntime on {reference}: {len(report.outputs)} output(s), "
+          f"max abs error "
+          f"{report.max_abs:.3g}, max relative error {report.max_rel:.3g} (tolerance "
+          f"{report.rtol:g}): OK", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from simulator import api
+    from simulator.config import load_config
+    from simulator.trace import read_trace
+
+    trace = read_trace(args.trace)
+    config = load_config(args.config) if args.config else None
+    with Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
+        result = api.simulate(trace, config, bool(args.timeline), progress)
+    present(result, args)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    import yaml
+
+    from simulator.config import load_config
+
+    config = load_config(args.config, parse_overrides(args.overrides))
+    print(f"{args.config}: valid {config.kind} config {config.name!r}")
+    print(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False),
+          end="")
+    return 0
+
+
+def cmd_lower(args) -> int:
+    from simulator import api
+    from simulator.config import load_config
+    from simulator.trace import write_trace
+
+    config = load_config(args.config, parse_overrides(args.overrides))
+    workload = args.workload
+    if args.density:
+        from workloads.loader import load_workload
+
+        workload = with_density(load_workload(args.workload,
+                                               parse_input_shapes(args.input_shapes)),
+                                 args.density)
+    trace = api.lower(config, workload, args.passes, parse_input_shapes(args.input_shapes))
+    trace.workload = args.workload
+    write_trace(trace, args.output)
+    print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
+          f"{len(trace.layers)} layers ({trace.kind})", file=sys.stderr)
+    return 0
