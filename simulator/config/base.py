@@ -64,12 +64,12 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
     return out
 
 
-def read_yaml(path: Path) -> tuple[Any, dict]:
+def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
     """Parse a YAML file; return its data and the key-path -> line index."""
     try:
         text = path.read_text()
     except OSError as err:
-        raise ConfigError(f"cannot read config: {err.strerror}", where=str(path)) from None
+        raise ConfigError(f"cannot read {what}: {err.strerror}", where=str(path)) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

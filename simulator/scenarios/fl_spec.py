@@ -140,7 +140,7 @@ def load_federated_spec(path: str | Path,
                         overrides: dict[str, Any] | None = None) -> FederatedSpec:
     """Read a spec file, applying dotted ``--set`` overrides before validation."""
     path = Path(path)
-    data, lines = read_yaml(path)
+    data, lines = read_yaml(path, "scenario spec")
     data = data if data is not None else {}
     for dotted, value in (overrides or {}).items():
         set_dotted(data, dotted, value)

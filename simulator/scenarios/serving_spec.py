@@ -146,7 +146,7 @@ def parse_serving_spec(data: Any, source: str = "<spec>", lines: dict | None = N
 def load_serving_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> ServingSpec:
     """Read a spec file, applying dotted ``--set`` overrides before validation."""
     path = Path(path)
-    data, lines = read_yaml(path)
+    data, lines = read_yaml(path, "scenario spec")
     data = data if data is not None else {}
     for dotted, value in (overrides or {}).items():
         set_dotted(data, dotted, value)

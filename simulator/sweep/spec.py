@@ -140,7 +140,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep spec file."""
     path = Path(path)
     try:
-        data, lines = read_yaml(path)
+        data, lines = read_yaml(path, "sweep spec")
     except ArchsimError as err:
         raise SweepError(err.what, where=err.where) from None
     return parse_spec(data, str(path), lines, path.parent)
