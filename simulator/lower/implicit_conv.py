@@ -1,8 +1,10 @@
 """Geometry of implicit (channel-first) im2col for a convolution lowered to GEMMs.
 
 The GEMM's K dimension is ordered (filter position, channel): k = (fy*KW + fx)*Cg + c, so a fold
-of array rows covers whole filter positions (several of them when channels are few: the TPU packs
-min(R // Cg, KW) positions) or a block of channels of one position. The A data a tile needs is not
+of array rows covers whole filter positions or a block of channels of one position. When channels
+are few, each array row has its own address counter, so a fold packs up to min(R // Cg, KH*KW)
+positions, across filter rows too: a depthwise 3x3 (Cg = 1) takes one 9-row fold, as explicit
+im2col does, instead of one fold per filter row. The A data a tile needs is not
 a block of a lowered matrix but the rows of the input feature map its output pixels read, for
 the channels its K range covers; a row serves every filter position and every overlapping
 window, so it is loaded once and re-read from SRAM by address counters.
@@ -10,6 +12,7 @@ window, so it is loaded once and re-read from SRAM by address counters.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from workloads.graph import Graph, Op
@@ -39,19 +42,21 @@ class ConvGeometry:
                    op.attrs.get("dilations", [1, 1])[0], op.attrs.get("pads", [0, 0, 0, 0])[0])
 
     def positions_per_fold(self, rows: int) -> int:
-        """Filter positions packed onto one fold of ``rows`` array rows (1 if channels fill it)."""
-        return max(1, min(rows // self.channels, self.kw)) if self.channels <= rows else 1
+        """Filter positions packed onto one fold of ``rows`` array rows (1 if channels fill it):
+        as many as fit, balanced so the folds are equal (9 on 4-position folds: 3, 3, 3)."""
+        taps = self.kh * self.kw
+        fit = max(1, min(rows // self.channels, taps)) if self.channels <= rows else 1
+        return math.ceil(taps / math.ceil(taps / fit))
 
     def row_folds(self, rows: int) -> list[tuple[int, int]]:
-        """(k0, size) of each fold over K = KH*KW*Cg in (position, channel) order."""
+        """(k0, size) of each fold over K = KH*KW*Cg in (position, channel) order: contiguous,
+        disjoint and covering K, so accumulating the folds' GEMMs gives the convolution."""
         cg = self.channels
         folds = []
         if cg <= rows:
-            pack = self.positions_per_fold(rows)
-            for fy in range(self.kh):
-                for fx in range(0, self.kw, pack):
-                    count = min(pack, self.kw - fx)
-                    folds.append(((fy * self.kw + fx) * cg, count * cg))
+            pack, taps = self.positions_per_fold(rows), self.kh * self.kw
+            for pos in range(0, taps, pack):
+                folds.append((pos * cg, min(pack, taps - pos) * cg))
         else:
             for pos in range(self.kh * self.kw):
                 for c0 in range(0, cg, rows):
@@ -69,8 +74,7 @@ class ConvGeometry:
         c_lo, c_hi = (k0 % cg, (k0 + dk - 1) % cg) if first_pos == last_pos else (0, cg - 1)
         block = min(rows, cg)
         blocks = range(c_lo // block, c_hi // block + 1)
-        fy_lo = first_pos // self.kw if first_pos == last_pos else 0
-        fy_hi = last_pos // self.kw if first_pos == last_pos else self.kh - 1
+        fy_lo, fy_hi = first_pos // self.kw, last_pos // self.kw  # the filter rows it spans
         tiles = []
         for out_row in range(m0 // self.out_w, (m0 + dm - 1) // self.out_w + 1):
             image, oy = divmod(out_row, self.out_h)

@@ -4,7 +4,8 @@
 GEMM, KH*KW times the input for stride 1. ``implicit`` (Zhou et al., IISWC'21: the TPU's
 channel-first algorithm) keeps the input feature map in its natural layout and splits the filter
 into KH*KW 1x1 convolutions whose GEMMs accumulate into the same outputs, generating addresses on
-the fly; small channel counts pack several filter positions onto the array rows.
+the fly; small channel counts pack several filter positions (up to all KH*KW) onto the array
+rows.
 """
 
 from __future__ import annotations
