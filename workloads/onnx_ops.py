@@ -232,6 +232,8 @@ def elementwise(ctx: Context, node: Node) -> None:
     """Same-shape and broadcasting ops (Clip's min/max inputs are scalars, so they broadcast)."""
     fold = _fold_fn(node)
     if fold is not None and ctx.try_fold(node, lambda v: [np.asarray(fold(*v))]):
+        if node.op_type in ("Mul", "Div", "Sub"):
+            narrow_weight_bits(ctx, node)
         return
     attrs = {}
     if node.op_type == "Clip":
@@ -530,6 +532,8 @@ def shape_op(ctx: Context, node: Node) -> None:
     """Fold on constants; else emit, with parameter inputs (shape, axes...) recorded as attrs."""
     impl, params = SHAPE_OPS[node.op_type]
     if ctx.try_fold(node, lambda v: impl(node, v)):
+        if node.op_type == "Cast":
+            narrow_weight_bits(ctx, node)
         return
     attrs = {}
     for index, key in params.items():
@@ -562,3 +566,133 @@ def implied_attrs(ctx: Context, node: Node, op: Op) -> None:
     elif node.op_type == "Split" and not op.attrs.get("split"):
         axis = op.attrs.get("axis", 0)
         op.attrs["split"] = [ctx.shape(o)[axis] for o in op.outputs]
+
+
+# ---- Gathers whose index operand is a tensor of coordinates -------------------------------------
+
+def gather_nd(data: np.ndarray, indices: np.ndarray, batch_dims: int = 0) -> np.ndarray:
+    """ONNX GatherND: each row of ``indices``' last axis addresses the first ``k`` dims of
+    ``data`` after the ``batch_dims`` leading ones (negative coordinates count from the end).
+    One fancy-indexing call, no Python loop per element; shared with functional execution."""
+    indices = np.asarray(indices).astype(np.int64)
+    b, k = batch_dims, indices.shape[-1]
+    if indices.shape[:b] != data.shape[:b]:
+        raise WorkloadError(f"GatherND batch dims differ: data {data.shape}, indices "
+                            f"{indices.shape}, batch_dims {b}")
+    if b + k > data.ndim:
+        raise WorkloadError(f"GatherND indices address {k} dims after {b} batch dims of a "
+                            f"rank-{data.ndim} input")
+    batch = math.prod(data.shape[:b])
+    flat = data.reshape(batch, *data.shape[b:])
+    idx = indices.reshape(batch, -1, k)
+    dims = np.array(data.shape[b:b + k], np.int64)
+    if np.any((idx < -dims) | (idx >= dims)):
+        raise WorkloadError(f"GatherND index out of range for dims {tuple(dims.tolist())}")
+    idx = np.where(idx < 0, idx + dims, idx)
+    rows = np.arange(batch).reshape(batch, 1)
+    out = flat[(rows, *np.moveaxis(idx, -1, 0))]
+    return out.reshape(*indices.shape[:-1], *data.shape[b + k:])
+
+
+def gather_nd_shape(data: Shape, indices: Shape, batch_dims: int) -> Shape:
+    """Output shape of GatherND: the indices' leading dims, then the un-addressed data dims."""
+    k = indices[-1]
+    if batch_dims + k > len(data) or indices[:batch_dims] != data[:batch_dims]:
+        raise WorkloadError(f"GatherND cannot index data {data} with indices {indices} "
+                            f"(batch_dims {batch_dims})")
+    return (*indices[:-1], *data[batch_dims + k:])
+
+
+@register("GatherND")
+def gather_nd_op(ctx: Context, node: Node) -> None:
+    """Folded on constants (shape-computing subgraphs); else an Op with ``batch_dims``."""
+    b = int(node.attrs.get("batch_dims", 0))
+    if ctx.try_fold(node, lambda v: [gather_nd(v[0], v[1], b)]):
+        return
+    data, indices = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    ctx.emit(node, lambda: [gather_nd_shape(data, indices, b)], {"batch_dims": b}, exact=True)
+
+
+# ---- Linear quantization: folded on constant weights, else vector ops -------------------------
+
+def _per_axis(param_value: np.ndarray, ndim: int, axis: int) -> np.ndarray:
+    """A scale or zero point shaped to broadcast: scalar (per tensor) or 1-D along ``axis``."""
+    value = np.asarray(param_value)
+    if value.ndim == 0 or value.size == 1 and value.ndim <= 1:
+        return value.reshape(())
+    if value.ndim != 1:
+        raise WorkloadError("blocked quantization (scale of rank > 1) is not supported; "
+                            "use a per-tensor or per-axis scale")
+    shape = [1] * ndim
+    shape[axis % ndim] = value.size
+    return value.reshape(shape)
+
+
+def dequantize_linear(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None,
+                      axis: int = 1) -> np.ndarray:
+    """ONNX DequantizeLinear: ``(x - zero_point) * scale`` in the scale's float type."""
+    s = _per_axis(scale, x.ndim, axis)
+    z = 0 if zero is None else _per_axis(zero, x.ndim, axis).astype(np.int32)
+    return ((x.astype(np.int32) - z) * s).astype(s.dtype)
+
+
+def quantize_linear(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None,
+                    axis: int = 1) -> np.ndarray:
+    """ONNX QuantizeLinear: ``saturate(round_half_even(x / scale) + zero_point)`` in the zero
+    point's integer type (uint8 when it is omitted)."""
+    dtype = np.dtype(np.uint8) if zero is None else np.asarray(zero).dtype
+    s = _per_axis(scale, x.ndim, axis)
+    z = 0 if zero is None else _per_axis(zero, x.ndim, axis).astype(np.float32)
+    q = np.rint(x.astype(np.float32) / s.astype(np.float32)) + z
+    info = np.iinfo(dtype)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def _quant_attrs(node: Node) -> int:
+    if node.attrs.get("block_size", 0):
+        raise WorkloadError("blocked quantization (block_size > 0) is not supported",
+                            where=node.where)
+    return int(node.attrs.get("axis", 1))
+
+
+@register("DequantizeLinear")
+def dequantize_op(ctx: Context, node: Node) -> None:
+    """A constant int8 weight folds to float with ``bits`` = its integer width, so the lowering
+    still moves 1-byte weights; on activations it is a vector op."""
+    axis = _quant_attrs(node)
+    if ctx.try_fold(node, lambda v: [dequantize_linear(v[0], v[1], v[2] if len(v) > 2 else None,
+                                                       axis)]):
+        ctx.graph.tensors[node.outputs[0]].bits = 8 * ctx.const(node.inputs[0]).dtype.itemsize
+        return
+    ctx.emit(node, lambda: [ctx.shape(node.inputs[0])], {"axis": axis},
+             dtypes=[ctx.dtype(node.inputs[1])], exact=True)
+
+
+@register("QuantizeLinear")
+def quantize_op(ctx: Context, node: Node) -> None:
+    axis = _quant_attrs(node)
+    zero = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    dtype = ctx.dtype(zero) if zero else "uint8"
+    if ctx.try_fold(node, lambda v: [quantize_linear(v[0], v[1], v[2] if len(v) > 2 else None,
+                                                     axis)]):
+        return
+    op = ctx.emit(node, lambda: [ctx.shape(node.inputs[0])], {"axis": axis}, dtypes=[dtype],
+                  exact=True)
+    ctx.graph.tensors[op.outputs[0]].bits = 8 * np.dtype(dtype).itemsize
+
+
+def narrow_weight_bits(ctx: Context, node: Node) -> None:
+    """Weight-only quantized exports dequantize as ``Cast(int8 W) * scale`` on constants; the
+    folded float weight keeps ``bits`` = 8 so the lowering moves the stored 1-byte codes."""
+    out = ctx.graph.tensors.get(node.outputs[0])
+    if out is None or out.values is None:
+        return
+    if node.op_type == "Cast":
+        src = ctx.const(node.inputs[0])
+        if src is not None and src.dtype.kind in "iu" and src.dtype.itemsize == 1:
+            out.bits = 8
+        return
+    tagged = [ctx.graph.tensors[i].bits for i in node.inputs if i and ctx.graph.tensors[i].bits]
+    others = [ctx.graph.tensors[i] for i in node.inputs if i and not ctx.graph.tensors[i].bits]
+    if len(tagged) == 1 and all(t.numel <= max(out.shape, default=1) for t in others):
+        out.bits = tagged[0]

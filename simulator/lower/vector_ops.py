@@ -18,10 +18,13 @@ ALIAS_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
 PER_ELEMENT = {
     **dict.fromkeys(("Relu", "LeakyRelu", "Clip", "Add", "Sub", "Mul", "Max", "Min", "Neg",
                      "Abs", "Sum", "Where", "Equal", "Less", "Greater", "Not", "And", "Or",
-                     "Cast", "PRelu", "HardSigmoid", "HardSwish"), 1),
-    **dict.fromkeys(("Concat", "Transpose", "Split", "Slice", "Gather", "Pad", "Expand",
-                     "Tile", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"), 1),
+                     "Cast", "PRelu", "HardSigmoid", "HardSwish", "GreaterOrEqual",
+                     "LessOrEqual", "Xor", "IsNaN", "IsInf"), 1),
+    **dict.fromkeys(("Concat", "Transpose", "Split", "Slice", "Gather", "GatherND", "Pad",
+                     "Expand", "Tile", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"), 1),
     **dict.fromkeys(("Div", "Reciprocal", "BatchNormalization"), 2),
+    "DequantizeLinear": 2,  # subtract zero point, scale
+    "QuantizeLinear": 3,    # scale, round, add zero point and saturate
     **dict.fromkeys(("Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Pow", "Erf"), 4),
     "Softmax": 5,      # max, subtract, exp, sum, divide
     "LayerNormalization": 8,

@@ -53,7 +53,6 @@ UNARY = {
                           else 0.5 * x * (1 + _erf(x / math.sqrt(2)))),
     "Identity": lambda x, a: x,
     "Dropout": lambda x, a: x,
-    "Cast": lambda x, a: x,
 }
 for _name, _fn in UNARY.items():
     NUMPY_OPS[_name] = _unary(_fn)
@@ -243,6 +242,58 @@ def slice_(xs, attrs, shapes):
 @handler("Gather")
 def gather(xs, attrs, shapes):
     return [np.take(xs[0], np.asarray(xs[1]).astype(np.int64), axis=attrs.get("axis", 0))]
+
+
+@handler("Cast")
+def cast(xs, attrs, shapes):
+    """To the ONNX ``to`` type (a mask cast to bool or a bool cast to float changes values)."""
+    if "to" not in attrs:
+        return [xs[0]]
+    from onnx import helper
+
+    return [xs[0].astype(helper.tensor_dtype_to_np_dtype(attrs["to"]))]
+
+
+LOGIC = {"Equal": np.equal, "Less": np.less, "Greater": np.greater,
+         "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
+         "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}
+for _name, _fn in LOGIC.items():
+    NUMPY_OPS[_name] = lambda xs, attrs, shapes, _fn=_fn: [_fn(xs[0], xs[1])]
+NUMPY_OPS["Not"] = lambda xs, attrs, shapes: [np.logical_not(xs[0])]
+NUMPY_OPS["IsNaN"] = lambda xs, attrs, shapes: [np.isnan(xs[0])]
+
+
+@handler("IsInf")
+def is_inf(xs, attrs, shapes):
+    x = xs[0]
+    pos, neg = attrs.get("detect_positive", 1), attrs.get("detect_negative", 1)
+    return [(np.isposinf(x) & bool(pos)) | (np.isneginf(x) & bool(neg))]
+
+
+@handler("Where")
+def where(xs, attrs, shapes):
+    return [np.where(xs[0], xs[1], xs[2]).astype(np.result_type(xs[1], xs[2]), copy=False)]
+
+
+@handler("Expand")
+def expand(xs, attrs, shapes):
+    """Bidirectional broadcast to the op's (static) output shape."""
+    return [np.broadcast_to(xs[0], shapes[0])]
+
+
+@handler("GatherND")
+def gather_nd(xs, attrs, shapes):
+    from workloads.onnx_ops import gather_nd as gather
+
+    return [gather(xs[0], xs[1], int(attrs.get("batch_dims", 0)))]
+
+
+@handler("DequantizeLinear", "QuantizeLinear")
+def linear_quant(xs, attrs, shapes):
+    from workloads.onnx_ops import dequantize_linear, quantize_linear
+
+    fn = dequantize_linear if attrs["_op"] == "DequantizeLinear" else quantize_linear
+    return [fn(xs[0], xs[1], xs[2] if len(xs) > 2 else None, int(attrs.get("axis", 1)))]
 
 
 def run_op(op_type: str, inputs: list, attrs: dict[str, Any], shapes: list[tuple[int, ...]],
