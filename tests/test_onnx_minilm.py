@@ -24,11 +24,11 @@ CONFIG = "configs/systolic-128-os.yaml"
 
 def packaged(name: str):
     """The packaged model, or a skip when its (optional test-extra) wheel is missing."""
-    from simulator.scenarios.attention import AttentionError, resolve_model
+    from simulator.scenarios.attention import resolve_model
 
     try:
         return resolve_model(name)[0]
-    except AttentionError as err:
+    except WorkloadError as err:
         pytest.skip(str(err))
 
 
@@ -238,3 +238,22 @@ def test_dequantized_constant_weight_folds_to_eight_bit_gemm_operand():
                              [helper.make_tensor_value_info("y", FLOAT, None)], inits)
     assert report.ok and [op.type for op in graph.ops] == ["MatMul"]
     assert graph.tensor("w").bits == 8
+
+
+def test_cli_runs_packaged_minilm_by_short_name_and_checks_numbers(capsys):
+    """``archsim run CONFIG minilm-l6-int8 --functional``: the short name resolves to the wheel's
+    file, and seeded random token ids stay inside the embedding tables onnxruntime indexes."""
+    from simulator.cli import main
+
+    packaged("minilm-l6-int8")
+    assert main(["run", CONFIG, "minilm-l6-int8", "--input-shape", f"input_ids=1x{SEQ}",
+                 "--input-shape", f"attention_mask=1x{SEQ}", "--functional", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "functional check vs onnxruntime on the ONNX model" in err and "OK" in err
+
+
+def test_unknown_packaged_name_lists_the_packaged_models(capsys):
+    from simulator.cli import main
+
+    assert main(["run", CONFIG, "minilm-l12"]) == 2
+    assert "minilm-l3, minilm-l6-int8" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from typing import Any
 from workloads.builtin import BUILTIN_FORMS, parse_builtin
 from workloads.errors import WorkloadError
 from workloads.graph import Graph
+from workloads.onnx_packaged import PACKAGED
 from workloads.onnx_zoo import ONNX_ZOO
 from workloads.zoo import ZOO, load_zoo
 
@@ -21,6 +22,7 @@ def load_workload(spec: str, input_shapes: Shapes | None = None) -> Graph:
     - ``zoo:resnet50``, ``zoo:bert_base?seq=128&layers=2`` (the ``zoo:`` prefix is optional):
       the ONNX zoo (workloads.onnx_zoo), imported through the ONNX frontend;
     - ``FILE.onnx``: any ONNX model; ``input_shapes`` pins its dynamic input dims;
+    - ``minilm-l3``, ``minilm-l6-int8``: real MiniLM ONNX models shipped by PyPI packages;
     - ``FILE.csv`` reads SCALE-Sim conv or GEMM rows by their width (``FILE.csv:gemm``/``:conv``
       forces it).
     """
@@ -39,6 +41,12 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
 
         model = onnx_zoo_model(spec)
         return load_onnx(model, input_shapes, name=spec.removeprefix("zoo:")), model
+    if spec in PACKAGED:
+        from workloads.onnx_frontend import load_onnx, read_model
+        from workloads.onnx_packaged import packaged_model_path
+
+        model, _ = read_model(str(packaged_model_path(spec)))
+        return load_onnx(model, input_shapes, name=spec, where=spec), model
     if Path(spec).suffix.lower() == ".onnx":
         from workloads.onnx_frontend import load_onnx, read_model
 
@@ -75,7 +83,8 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
     accepted = ", ".join(f"{k}:{v[0]}" for k, v in BUILTIN_FORMS.items())
     raise WorkloadError(f"unrecognised workload; accepted: {accepted}, a zoo model "
                         f"({', '.join(ZOO)}, {', '.join(f'zoo:{n}' for n in ONNX_ZOO)}), "
-                        "an ONNX model FILE.onnx, or a SCALE-Sim topology FILE.csv", where=spec)
+                        "an ONNX model FILE.onnx or a packaged one "
+                        f"({', '.join(PACKAGED)}), or a SCALE-Sim topology FILE.csv", where=spec)
 
 
 def sniff_input_type(path: Path) -> str:

