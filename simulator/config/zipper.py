@@ -50,11 +50,14 @@ class SchedulerConfig(Strict):
 
 
 class TilingConfig(Strict):
-    """Graph tile sizes; 0 = derived from the buffers and ``tiles_in_flight``."""
+    """Graph tile sizes; 0 = derived from the buffers and ``tiles_in_flight``. ``vertex_rows``:
+    rows per tile of a vertex segment that no edge segment precedes (e.g. GCN's X*W), so loads
+    of the next tile overlap the GEMM of this one."""
 
     dst: int = Field(0, ge=0)
     src: int = Field(0, ge=0)
     max_edges: int = Field(0, ge=0)
+    vertex_rows: int = Field(0, ge=0)
 
 
 class CompilerConfig(Strict):

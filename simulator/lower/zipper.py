@@ -6,7 +6,9 @@ list and the source rows it references (random DRAM rows), SCATTER them onto the
 apply-edge ops on the vector (or GEMM) unit, edge softmax, and GATHER into the destination
 interval's accumulators, which stay on chip across the interval's tiles. When an interval's
 tiles are done, one more tile finishes it (mean / softmax normalisation) and runs the following
-vertex ops on those rows while they are still on chip. Results that later segments read are
+vertex ops on those rows while they are still on chip. A vertex segment no edge segment
+precedes (GCN's first X*W) runs in row tiles of its own (``vertex_rows``), so the next tile's
+feature read overlaps this tile's GEMM. Results that later segments read are
 stored to DRAM; a later tile depends only on the stores of the rows it reads, so layers overlap.
 
 Every instruction carries ``dims.tile``: the scheduling tile the run-time scheduler admits S at
@@ -18,6 +20,7 @@ waits for the previous one (the baseline without tile or operator overlap).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import numpy as np
 
@@ -76,6 +79,25 @@ def auto_tiling(graph: Graph, cfg: ZipperConfig) -> tuple[int, int, int]:
     return dst, src, max_edges
 
 
+def vertex_rows(graph: Graph, ops: list[Op], cfg: ZipperConfig) -> int:
+    """Rows per tile of a vertex segment that is not fused into an edge segment: each of the S
+    tiles in flight gets 1/S of the vertex buffer for its rows of every tensor the segment
+    reads from DRAM or writes, so the next tile's loads overlap this tile's GEMM. Rounded down
+    to whole GEMM-unit row folds, which leaves the GEMM cycles of the segment unchanged; never
+    below one fold (a partial fold costs a whole one: CiteSeer's 3703-wide rows would get 17
+    rows and double the GEMM time), so very wide rows overcommit the buffer share, as the
+    16-row floor of ``auto_tiling`` does."""
+    num_v = graph.tensor("x").shape[0]
+    if cfg.tiling.vertex_rows:
+        return min(num_v, cfg.tiling.vertex_rows)
+    consts = {n for n, t in graph.tensors.items() if t.values is not None} - {"x"}
+    tensors = {t for op in ops for t in (*op.inputs, *op.outputs) if t and t not in consts}
+    row_bytes = sum(width(graph, t) for t in tensors) * cfg.word_bytes
+    rows = int(cfg.buffers.vertex_kb * 1024) // (cfg.scheduler.tiles_in_flight * row_bytes)
+    fold = cfg.gemm.rows
+    return min(num_v, max(fold, rows - rows % fold))
+
+
 class _Emitter:
     def __init__(self) -> None:
         self.instructions: list[Instruction] = []
@@ -104,7 +126,8 @@ class ZipperLowering:
         self.dst_size = int(self.table[:, 3].max()) if len(self.table) else self.num_v
         self.intervals = [(v0, min(self.dst_size, self.num_v - v0))
                           for v0 in range(0, self.num_v, self.dst_size)]
-        self.stores: dict[str, dict[int, int]] = {}   # tensor -> interval index -> STORE id
+        # tensor -> (row starts, row ends, STORE ids) of its stored row ranges, in row order
+        self.stores: dict[str, tuple[list[int], list[int], list[int]]] = {}
         self.params: dict[str, int] = {}
         self.constants = {n for n, t in graph.tensors.items() if t.values is not None} - \
             {ADJ, TILES, "x"}
@@ -129,8 +152,13 @@ class ZipperLowering:
         done = self.stores.get(tensor)
         if not done:
             return []
-        first, last = lo // self.dst_size, -(-hi // self.dst_size)
-        return [done[i] for i in range(first, last) if i in done]
+        starts, ends, ids = done
+        out = []
+        for i in range(bisect_right(ends, lo), len(starts)):
+            if starts[i] >= hi:
+                break
+            out.append(ids[i])
+        return out
 
     def needs_store(self, tensor: str, seg: int, fused_into: int | None) -> bool:
         if tensor in self.g.outputs:
@@ -184,7 +212,11 @@ class ZipperLowering:
     # ---------------------------------------------------------------- zipper schedule
     def vertex_interval(self, seg: int, ops: list[Op], iv: int, avail: dict[str, int | None]
                         ) -> None:
-        v0, dv = self.intervals[iv]
+        self.vertex_tile(seg, ops, *self.intervals[iv], avail)
+
+    def vertex_tile(self, seg: int, ops: list[Op], v0: int, dv: int,
+                    avail: dict[str, int | None]) -> None:
+        """The vertex ops on rows [v0, v0 + dv): LOAD what is not on chip, compute, STORE."""
         for op in ops:
             deps = []
             for t in op.inputs:
@@ -201,13 +233,17 @@ class ZipperLowering:
             out = op.outputs[0]
             avail[out] = self.compute(op, dv, None, deps)
             if self.needs_store(out, seg, None):
-                self.store(out, op.name, iv, avail[out])
+                self.store(out, op.name, v0, dv, avail[out])
 
-    def store(self, tensor: str, layer: str, iv: int, dep: int | None) -> None:
-        nbytes = self.bytes_of(self.intervals[iv][1], tensor)
-        self.stores.setdefault(tensor, {})[iv] = self.out.emit(
-            "STORE", "dma", layer, {}, {"sram_read": nbytes, "dram_write": nbytes}, [dep],
-            tensor)
+    def store(self, tensor: str, layer: str, v0: int, dv: int, dep: int | None) -> None:
+        """STORE rows [v0, v0 + dv) of ``tensor``; ranges of one tensor come in row order."""
+        nbytes = self.bytes_of(dv, tensor)
+        ident = self.out.emit("STORE", "dma", layer, {},
+                              {"sram_read": nbytes, "dram_write": nbytes}, [dep], tensor)
+        starts, ends, ids = self.stores.setdefault(tensor, ([], [], []))
+        starts.append(v0)
+        ends.append(v0 + dv)
+        ids.append(ident)
 
     def edge_tile(self, ops: list[Op], row: np.ndarray, dst_loaded: dict[str, int],
                   gathered: dict[str, int]) -> None:
@@ -261,7 +297,7 @@ class ZipperLowering:
     def finish_interval(self, seg: int, ops: list[Op], iv: int, gathered: dict[str, int]
                         ) -> dict[str, int | None]:
         """Normalise the interval's gathers (mean, softmax); store what later segments read."""
-        dv = self.intervals[iv][1]
+        v0, dv = self.intervals[iv]
         avail: dict[str, int | None] = {}
         softmaxes = {op.outputs[0] for op in ops if op.type == SOFTMAX}
         fused = seg + 1 if seg + 1 < len(self.segs) and self.segs[seg + 1][0] == "vertex" \
@@ -278,7 +314,7 @@ class ZipperLowering:
                                      {"work": dv * width(self.g, out)}, {}, [last], out)
             avail[out] = last
             if self.needs_store(out, seg, fused):
-                self.store(out, op.name, iv, last)
+                self.store(out, op.name, v0, dv, last)
         return avail
 
     def lower_zipper(self) -> None:
@@ -293,9 +329,10 @@ class ZipperLowering:
                 skip_next = False
                 continue
             if kind == "vertex":
-                for iv in range(len(self.intervals)):
+                step = vertex_rows(self.g, ops, self.cfg)
+                for v0 in range(0, self.num_v, step):
                     self.out.tile += 1
-                    self.vertex_interval(seg, ops, iv, {})
+                    self.vertex_tile(seg, ops, v0, min(step, self.num_v - v0), {})
                 continue
             fused = seg + 1 < len(self.segs) and self.segs[seg + 1][0] == "vertex"
             for iv in range(len(self.intervals)):
@@ -318,14 +355,14 @@ class ZipperLowering:
         for op in self.g.ops:
             deps_params = [self.param(t) for t in self.param_inputs(op)]
             if op.type not in EDGE_OPS:
-                for iv, (_v0, dv) in enumerate(self.intervals):
+                for v0, dv in self.intervals:
                     for t in op.inputs:
                         if t not in self.constants:
                             nbytes = self.bytes_of(dv, t)
                             emit("LOAD", "dma", op.name, {}, {"dram_read": nbytes,
                                                               "sram_write": nbytes}, [], t)
                     last = self.compute(op, dv, None, deps_params)
-                    self.store(op.outputs[0], op.name, iv, last)
+                    self.store(op.outputs[0], op.name, v0, dv, last)
                 continue
             for row in self.table:
                 e0, e1, v0, dv, u0, du, unique = (int(x) for x in row)
