@@ -186,6 +186,45 @@ def test_planner_model_wise_takes_the_fewest_cores_that_fit_and_finer_blocks_use
         assert layer_cost <= model_cost + 1e-9
 
 
+def test_adaptive_block_is_long_on_a_free_chip_and_split_when_cores_are_short():
+    options = [1, 2, 4]
+    one = np.linspace(100.0, 1000.0, 10)
+    iso = np.column_stack([one, one / 1.8, one / 3.0])        # every layer scales
+    planner = BlockPlanner(iso, options, overhead=10.0)
+    fastest = iso[:, 2].sum() + 10.0 * 10
+    # a free chip and slack to spare: one block covers every layer, on the fewest cores that
+    # run them all within the slack (the layer plan's shares add up to the slack)
+    end, want = planner.target_block(0, 2.5 * fastest, free=4, max_layers=32)
+    assert end == 10
+    totals = iso.sum(axis=0) + 10.0
+    assert want == next(c for c, t in zip(options, totals, strict=True) if t <= 2.5 * fastest)
+    assert planner.target_block(0, 2.5 * fastest, free=4, max_layers=3)[0] == 3   # capped
+    # a tight budget with one core free: the first layer alone, asking the cores its share needs
+    end, want = planner.target_block(0, 1.05 * fastest, free=1, max_layers=32)
+    assert (end, want) == (1, 4)
+    # the same budget with the chip free: a longer block on 4 cores
+    end, want = planner.target_block(0, 1.05 * fastest, free=4, max_layers=32)
+    assert end > 1 and want == 4
+    # every grown block runs within the sum of its layers' shares on the cores it asks for
+    for slack in np.linspace(0.8, 3.0, 12) * fastest:
+        for free in options:
+            for start in (0, 4, 9):
+                end, want = planner.target_block(start, slack, free, 32)
+                total, times = planner._layer_plan(start)
+                fits = np.nonzero(total <= slack)[0]
+                m = int(fits[0]) if len(fits) else len(total) - 1
+                budget = ((times[m] + 10.0) * slack / total[m])[:end - start].sum()
+                need = iso[start:end, options.index(want)].sum() + 10.0
+                assert want <= free and need <= budget + 1e-6 or (end - start == 1)
+    # in a run: one request alone takes its whole model in one decision, with no conflict
+    tenant = Tenant("t", synthetic([[[float(t)], [float(t) / 1.8], [float(t) / 3]] for t in one]),
+                    qos=2.5 * iso[:, 2].sum())
+    block = PolicySpec(name="b", granularity="block", block="adaptive")
+    run = simulate_serving([tenant], 4, options, 1e9, [1.0], block, ADAPTIVE,
+                           np.array([0.0]), np.array([0]))
+    assert [(g[1], g[2]) for g in run.grants] == [(0, 10)] and run.conflicts == 0
+
+
 def test_a_block_that_finds_too_few_free_cores_is_a_conflict():
     loose = Tenant("loose", synthetic([[[100.0]] * 3]), qos=1e9, weight=1)      # asks 1 core
     fast = synthetic([[[400.0], [200.0], [100.0]]])                            # scales

@@ -5,12 +5,15 @@ scheduler for cores. The scheduler serves waiting requests oldest first (FCFS by
 decides at the moment cores are free:
 
 - the block's extent: the whole model (model-wise), one layer (layer-wise), ``k`` layers (a
-  fixed block) or ``k`` from the adaptive controller (which doubles ``k`` when more than
-  ``high`` of the last ``window`` decisions were conflicts and halves it below ``low``);
-- the cores it asks for: the request's remaining time to its QoS deadline is split over its
-  remaining layers in proportion to their one-core latency (VELTAIR splits by MACs; latency also
-  budgets vector-only layers), and the block asks for the fewest cores whose isolated latency
-  fits its share, or the fastest core count if none does;
+  fixed block), ``k`` from the feedback controller (which doubles ``k`` when more than ``high``
+  of the last ``window`` decisions were conflicts and halves it below ``low``), or, for the
+  adaptive block, as many layers as can meet their share of the request's remaining time on the
+  cores free now (:meth:`~simulator.scenarios.serving_plan.BlockPlanner.target_block`, which
+  also gives the cores it asks for);
+- the cores it asks for (other policies): its count in the plan of the request's remaining
+  layers, cut into blocks of that extent, with the fewest core-cycles that fits the remaining
+  time to the QoS deadline (:mod:`~simulator.scenarios.serving_plan`), or the fastest count if
+  no plan fits;
 - the cores it gets: what it asks for, or the largest core count the chip offers that is free.
   Getting fewer is a *conflict*; the conflict rate is conflicts / decisions.
 
@@ -99,7 +102,7 @@ class RunResult:
 
 
 class BlockController:
-    """The adaptive block size (see the module doc)."""
+    """The feedback block size (see the module doc)."""
 
     def __init__(self, spec: AdaptiveBlockSpec) -> None:
         self.spec = spec
@@ -132,7 +135,8 @@ class Scheduler:
         self.options = options
         self.policy = policy
         self.dispatch = dispatch
-        self.controller = BlockController(adaptive) if policy.block == "adaptive" else None
+        self.adaptive = adaptive
+        self.controller = BlockController(adaptive) if policy.block == "feedback" else None
         self.waiting: list[tuple[float, int, Request, int, simpy.Event]] = []
         self.decisions = 0
         self.conflicts = 0
@@ -176,8 +180,13 @@ class Scheduler:
         while self.waiting and self.free > 0:
             _, _, req, layer, ev = heapq.heappop(self.waiting)
             tenant = self.tenants[req.tenant]
-            end = self._extent(tenant, layer)
-            want = self.demand(req, tenant, layer, end)
+            if self.policy.granularity == "block" and self.policy.block == "adaptive":
+                slack = self.alpha * (req.arrival + tenant.qos - self.env.now)
+                end, want = tenant.planner(self.dispatch).target_block(
+                    layer, slack, self.free, self.adaptive.max)
+            else:
+                end = self._extent(tenant, layer)
+                want = self.demand(req, tenant, layer, end)
             got = max(c for c in self.options if c <= min(want, self.free))
             conflict = got < want
             self.decisions += 1

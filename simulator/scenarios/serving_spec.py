@@ -30,26 +30,30 @@ class TenantSpec(Strict):
 
 class PolicySpec(Strict):
     """A scheduling policy. ``granularity``: what one core allocation covers (a whole request,
-    one layer, or a block of consecutive layers). ``block``: a fixed block size in layers, or
-    ``adaptive`` (sized by the recent conflict rate). ``compilation``: ``fixed`` runs each layer's
+    one layer, or a block of consecutive layers). ``block``: a fixed block size in layers,
+    ``adaptive`` (grown while the request's latency target split across its layers can be met
+    with the cores free now; VELTAIR's layer-block) or ``feedback`` (sized by the recent
+    conflict rate). ``compilation``: ``fixed`` runs each layer's
     fastest-in-isolation version, ``adaptive`` picks the version that is fastest under the DRAM
     contention at dispatch time."""
 
     name: str
     granularity: Literal["model", "layer", "block"]
-    block: int | Literal["adaptive"] = "adaptive"
+    block: int | Literal["adaptive", "feedback"] = "adaptive"
     compilation: Literal["fixed", "adaptive"] = "fixed"
 
     @model_validator(mode="after")
     def _block(self) -> PolicySpec:
         if isinstance(self.block, int) and self.block < 1:
-            raise ValueError("block must be a positive number of layers or 'adaptive'")
+            raise ValueError("block must be a positive number of layers, 'adaptive' or "
+                             "'feedback'")
         return self
 
 
 class AdaptiveBlockSpec(Strict):
-    """The adaptive block size: it doubles when more than ``high`` of the last ``window``
-    scheduling decisions were conflicts, halves below ``low``, within ``[min, max]`` layers."""
+    """Block sizes: an ``adaptive`` block is at most ``max`` layers long; a ``feedback`` block
+    starts at ``start`` layers, doubles when more than ``high`` of the last ``window``
+    scheduling decisions were conflicts and halves below ``low``, within ``[min, max]``."""
 
     min: int = Field(1, ge=1)
     max: int = Field(32, ge=1)
