@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -130,9 +131,27 @@ def default_cache_dir() -> Path:
     return Path(root) / "archsim"
 
 
+#: The modules whose code decides a profile's numbers: a change to any of them (a new lowering
+#: rule, a timing fix) must not be hidden by tables cached before it.
+_TIMING_MODULES = ("simulator/lower/npu.py", "simulator/lower/implicit_conv.py",
+                   "simulator/lower/gemm_view.py", "simulator/lower/vector_ops.py",
+                   "simulator/hw/npu.py", "simulator/hw/vector.py", "simulator/engine/core.py",
+                   "workloads/onnx_ops.py", "workloads/onnx_zoo.py")
+
+
+@cache
+def _code_digest() -> str:
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for name in _TIMING_MODULES:
+        path = root / name
+        digest.update(path.read_bytes() if path.exists() else name.encode())
+    return digest.hexdigest()[:16]
+
+
 def cache_path(cache_dir: Path, workload: str, config: NpuConfig,
                versions: Sequence[VersionSpec], levels: Sequence[float]) -> Path:
-    key = json.dumps({"format": PROFILE_FORMAT, "workload": workload,
+    key = json.dumps({"format": PROFILE_FORMAT, "code": _code_digest(), "workload": workload,
                       "config": config.model_dump(mode="json"),
                       "versions": [v.model_dump() for v in versions],
                       "levels": list(levels)}, sort_keys=True)
