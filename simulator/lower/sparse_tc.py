@@ -35,8 +35,13 @@ from simulator.errors import WorkloadError
 from simulator.lower import bitmap as bm
 from simulator.lower.gemm_view import GEMM_OPS, GemmShape, element_bytes, gemm_shapes, needs_im2col
 from simulator.lower.sparse_data import im2col_mask, operand_nonzero, tensor_nonzero
-from simulator.lower.systolic import op_args
-from simulator.lower.vector_ops import ALIAS_OPS, is_vector_op, vector_work
+from simulator.lower.vector_ops import (
+    ALIAS_OPS,
+    is_vector_op,
+    lower_alias_op,
+    lower_vector_op,
+    op_args,
+)
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
 
@@ -104,32 +109,12 @@ class SparseTCLowering:
         if op.type in GEMM_OPS:
             return self._lower_gemm_op(graph, op)
         if op.type in ALIAS_OPS:
-            source = self.last_write.get(op.inputs[0])
             for out in op.outputs:
-                if source is not None:
-                    self.last_write[out] = source
                 if op.inputs[0] in self.encoded:
                     self.encoded[out] = self.encoded[op.inputs[0]]
-            return LayerInfo(name=op.name, op=op.type, macs=0, args=op_args(graph, op))
-        return self._lower_vector_op(graph, op)
-
-    def _lower_vector_op(self, graph: Graph, op: Op) -> LayerInfo:
-        wb = self.cfg.word_bytes
-        loads = []
-        for name in dict.fromkeys(t for t in op.inputs if t):
-            nbytes = graph.tensor(name).numel * element_bytes(graph, name, wb)
-            loads.append(self.emit("LOAD", "dma_load", op.name, {}, {"dram_read": nbytes},
-                                   [self.last_write.get(name)], name))
-        work = vector_work(graph, op)
-        out_elems = sum(graph.tensor(t).numel for t in op.outputs if t)
-        vec = self.emit("VEC", "cuda", op.name, {"work": work, "elements": out_elems}, {},
-                        loads, op.outputs[0])
-        for name in (t for t in op.outputs if t):
-            nbytes = graph.tensor(name).numel * element_bytes(graph, name, wb)
-            self.last_write[name] = self.emit("STORE", "store", op.name, {},
-                                              {"dram_write": nbytes}, [vec], name)
-        return LayerInfo(name=op.name, op=op.type, macs=0, vector_ops=work,
-                         dims={"elements": out_elems}, args=op_args(graph, op))
+            return lower_alias_op(graph, op, self.last_write)
+        return lower_vector_op(self.emit, graph, op, self.last_write, self.cfg.word_bytes,
+                               vector_unit="cuda", store_unit="store")
 
     def _encode(self, graph: Graph, name: str, layer: str, nnz: int, fraction: float,
                 deps: list) -> list[int]:

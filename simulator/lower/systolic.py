@@ -24,12 +24,17 @@ from simulator.errors import WorkloadError
 from simulator.lower.gemm_view import (
     GEMM_OPS,
     GemmShape,
-    element_bytes,
     gemm_shapes,
     needs_im2col,
 )
 from simulator.lower.implicit_conv import ConvGeometry
-from simulator.lower.vector_ops import ALIAS_OPS, is_vector_op, vector_work
+from simulator.lower.vector_ops import (
+    ALIAS_OPS,
+    is_vector_op,
+    lower_alias_op,
+    lower_vector_op,
+    op_args,
+)
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
 
@@ -123,32 +128,8 @@ class SystolicLowering:
         if op.type in GEMM_OPS:
             return self._lower_gemm_op(graph, op)
         if op.type in ALIAS_OPS:
-            source = self.last_write.get(op.inputs[0])
-            for out in op.outputs:
-                if source is not None:
-                    self.last_write[out] = source
-            return LayerInfo(name=op.name, op=op.type, macs=0, args=op_args(graph, op))
-        return self._lower_vector_op(graph, op)
-
-    def _lower_vector_op(self, graph: Graph, op: Op) -> LayerInfo:
-        """LOAD the inputs, one VEC on the vector unit, STORE the outputs."""
-        wb = self.cfg.word_bytes
-        loads = []
-        for name in dict.fromkeys(t for t in op.inputs if t):
-            nbytes = graph.tensor(name).numel * element_bytes(graph, name, wb)
-            loads.append(self.out.emit("LOAD", "dma_load", op.name, {},
-                                       {"dram_read": nbytes}, [self.last_write.get(name)],
-                                       name))
-        work = vector_work(graph, op)
-        out_elems = sum(graph.tensor(t).numel for t in op.outputs if t)
-        vec = self.out.emit("VEC", "vector", op.name, {"work": work, "elements": out_elems},
-                            {}, loads, op.outputs[0])
-        for name in (t for t in op.outputs if t):
-            nbytes = graph.tensor(name).numel * element_bytes(graph, name, wb)
-            self.last_write[name] = self.out.emit("STORE", "dma_store", op.name, {},
-                                                  {"dram_write": nbytes}, [vec], name)
-        return LayerInfo(name=op.name, op=op.type, macs=0, vector_ops=work,
-                         dims={"elements": out_elems}, args=op_args(graph, op))
+            return lower_alias_op(graph, op, self.last_write)
+        return lower_vector_op(self.out.emit, graph, op, self.last_write, self.cfg.word_bytes)
 
     def _lower_gemm_op(self, graph: Graph, op: Op) -> LayerInfo:
         shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
@@ -292,20 +273,6 @@ def tile_origin(df: str, r0: int, c0: int, t0: int, r: int, c: int, t: int) -> d
     if df == "ws":
         return {"m0": t0, "n0": c0, "k0": r0, "dm": t, "dn": c, "dk": r}
     return {"m0": c0, "n0": t0, "k0": r0, "dm": c, "dn": t, "dk": r}
-
-
-def op_args(graph: Graph, op: Op) -> dict:
-    """The op's tensors, attributes and output shapes as plain JSON (for functional runs)."""
-    def plain(value):
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if hasattr(value, "tolist"):
-            return value.tolist()
-        return value
-
-    return {"inputs": list(op.inputs), "outputs": list(op.outputs),
-            "attrs": {k: plain(v) for k, v in sorted(op.attrs.items())},
-            "shapes": [list(graph.tensor(t).shape) for t in op.outputs if t]}
 
 
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:

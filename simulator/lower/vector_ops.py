@@ -8,7 +8,10 @@ window is one per tap; a normalisation is a handful per element: reduce, subtrac
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+from simulator.lower.gemm_view import element_bytes
+from simulator.trace import LayerInfo
 from workloads.graph import Graph, Op
 
 #: Ops that only reinterpret a buffer: no instruction, the output aliases the input.
@@ -53,3 +56,49 @@ def vector_work(graph: Graph, op: Op) -> int:
     if op.type == "LRN":
         return out * (int(op.attrs.get("size", 5)) + 3)
     return out * PER_ELEMENT[op.type]
+
+
+def op_args(graph: Graph, op: Op) -> dict:
+    """The op's tensors, attributes and output shapes as plain JSON (for functional runs)."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        return value
+
+    return {"inputs": list(op.inputs), "outputs": list(op.outputs),
+            "attrs": {k: plain(v) for k, v in sorted(op.attrs.items())},
+            "shapes": [list(graph.tensor(t).shape) for t in op.outputs if t]}
+
+
+def lower_alias_op(graph: Graph, op: Op, last_write: dict[str, int]) -> LayerInfo:
+    """A free view: no instruction; readers of the outputs wait for whatever wrote the input."""
+    source = last_write.get(op.inputs[0])
+    if source is not None:
+        for out in op.outputs:
+            last_write[out] = source
+    return LayerInfo(name=op.name, op=op.type, macs=0, args=op_args(graph, op))
+
+
+def lower_vector_op(emit: Callable[..., int], graph: Graph, op: Op, last_write: dict[str, int],
+                    word_bytes: int, *, vector_unit: str = "vector",
+                    store_unit: str = "dma_store") -> LayerInfo:
+    """LOAD the inputs, one VEC on ``vector_unit``, STORE the outputs: the same shape on every
+    target that runs non-GEMM ops out of DRAM. ``emit(op, unit, layer, dims, bytes, deps,
+    tensor)`` appends an instruction and returns its id."""
+    loads = []
+    for name in dict.fromkeys(t for t in op.inputs if t):
+        nbytes = graph.tensor(name).numel * element_bytes(graph, name, word_bytes)
+        loads.append(emit("LOAD", "dma_load", op.name, {}, {"dram_read": nbytes},
+                          [last_write.get(name)], name))
+    work = vector_work(graph, op)
+    out_elems = sum(graph.tensor(t).numel for t in op.outputs if t)
+    vec = emit("VEC", vector_unit, op.name, {"work": work, "elements": out_elems}, {}, loads,
+               op.outputs[0])
+    for name in (t for t in op.outputs if t):
+        nbytes = graph.tensor(name).numel * element_bytes(graph, name, word_bytes)
+        last_write[name] = emit("STORE", store_unit, op.name, {}, {"dram_write": nbytes}, [vec],
+                                name)
+    return LayerInfo(name=op.name, op=op.type, macs=0, vector_ops=work,
+                     dims={"elements": out_elems}, args=op_args(graph, op))
