@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.config import load_config  # noqa: E402
+from simulator.api import load_config  # noqa: E402
 from simulator.errors import ArchsimError  # noqa: E402
 from simulator.scenarios.blockskim_study import blockskim_study  # noqa: E402
 

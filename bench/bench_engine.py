@@ -12,7 +12,7 @@ import sys
 import time
 
 from simulator import api
-from simulator.config import config_from_dict
+from simulator.api import config_from_dict
 
 TARGET = 200_000
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.scenarios.fusion_study import NETWORKS, fusion_study, plot_study
 
 ROOT = Path(__file__).resolve().parents[1]

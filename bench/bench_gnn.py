@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from simulator import api
-from simulator.config import load_config
+from simulator.api import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "zipper.yaml"
 CASES = [("gnn:gcn:cora", 2.0), ("gnn:gcn:rmat?edges=1000000&scale=17", 30.0)]

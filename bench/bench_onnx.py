@@ -45,7 +45,7 @@ def bench_resnet50(repeat: int) -> bool:
         return False
 
     from simulator import api
-    from simulator.config import load_config
+    from simulator.api import load_config
     from workloads.onnx_frontend import load_onnx
 
     config = load_config(CONFIG)
@@ -72,7 +72,7 @@ def bench_resnet50(repeat: int) -> bool:
 
 def bench_functional() -> bool:
     from simulator import api
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.functional import check_functional
     from workloads.loader import load_workload_and_model
 

@@ -25,7 +25,7 @@ TARGET_S = 10.0
 
 def sweep() -> tuple[list[dict], float]:
     from simulator import api
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.passes.density import apply_density
     from workloads.loader import load_workload
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from simulator import api
-from simulator.config import config_from_dict
+from simulator.api import config_from_dict
 from simulator.sweep import default_workers, load_spec, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -41,7 +41,7 @@ def table(studies, title: str) -> list[str]:
 
 
 def main() -> int:
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.report.export import atomic_write
     from simulator.scenarios.sparse_tc_models import bert_study, resnet50_study
 

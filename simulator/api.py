@@ -1,30 +1,84 @@
-"""The library's front door: lower, simulate, run (lower + simulate) and replay."""
+"""The pipeline, and the library's front door: ``load_config``, ``load``, ``lower``,
+``simulate``, ``run``, ``replay`` and ``functional``.
+
+Every command, sweep and study goes through these functions; there is no other path from a
+workload to cycles::
+
+    workload --load--> Graph --user passes, target's required passes--> Graph
+             --target.lower--> Trace --target.simulate--> Result
+
+The target (``simulator.targets``) is looked up by the config's ``kind``; the passes get the
+config and, if they tune for the hardware, the target's cost model.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from simulator.config import config_from_dict, load_config
-from simulator.errors import TraceError
+from simulator.errors import TraceError, WorkloadError
 from simulator.result import Result
-from simulator.targets import get_target
+from simulator.targets import config_from_dict, config_model, get_target, kinds, load_config
 from simulator.trace import Trace, read_trace
 from workloads.graph import Graph
-from workloads.loader import load_workload
+
+Shapes = dict[str, tuple[int, ...]]
+
+__all__ = ["Result", "Trace", "check_supported", "config_from_dict", "config_model",
+           "functional", "kinds", "load", "load_config", "lower", "prepare", "replay", "run",
+           "simulate"]
+
+
+def load(workload: str, input_shapes: Shapes | None = None) -> Graph:
+    """The Graph of a workload name (``gemm:...``, ``zoo:...``, ``FILE.onnx``, ``gnn:...``)."""
+    from workloads.loader import load_workload
+
+    return load_workload(workload, input_shapes)
+
+
+def check_supported(graph: Graph, config) -> None:
+    """Every op of ``graph`` must be one the config's target lowers; one error names them all,
+    grouped by type (``Resize x6, If x1``), with the first node of each type."""
+    target = get_target(config.kind)
+    bad: dict[str, list[str]] = {}
+    for op in graph.ops:
+        if not target.lowers(op.type, ""):
+            bad.setdefault(op.type, []).append(op.name)
+    if bad:
+        listed = ", ".join(f"{t} x{len(names)} (e.g. node {names[0]!r})"
+                           for t, names in sorted(bad.items(), key=lambda kv: -len(kv[1])))
+        raise WorkloadError(f"the {target.kind} target runs {target.runs}; it cannot run "
+                            f"{listed}", where=graph.name)
+
+
+def prepare(config, workload: str | Graph, passes: list[str] | None = None,
+            input_shapes: Shapes | None = None) -> Graph:
+    """The graph as the target lowers it: loaded, checked against the target, and rewritten by
+    the user's ``passes`` (``"im2col=implicit"``, ``"density:a=0.3"``, ...) and then by the
+    passes the target requires."""
+    from simulator.passes import apply_passes
+
+    graph = load(workload, input_shapes) if isinstance(workload, str) else workload
+    if input_shapes and not isinstance(workload, str):
+        raise WorkloadError("input_shapes apply when the workload is named, not to a Graph")
+    target = get_target(config.kind)
+    check_supported(graph, config)
+    specs = [*(passes or []), *target.required_passes(config)]
+    if specs:
+        graph = apply_passes(graph, specs, config, target.cost_model)
+    return graph
 
 
 def lower(config, workload: str | Graph, passes: list[str] | None = None,
-          input_shapes: dict[str, tuple[int, ...]] | None = None) -> Trace:
-    """Graph (or workload name) + config -> Trace for the config's kind, after running the
-    named ``passes`` (``"im2col=implicit"``, ...) in order. ``input_shapes`` pins the dynamic
-    input dims of an ONNX workload (``{"input": (1, 3, 224, 224)}``)."""
-    graph = load_workload(workload, input_shapes) if isinstance(workload, str) else workload
-    name = workload if isinstance(workload, str) else graph.name
-    if passes:
-        from simulator.passes import apply_passes
-
-        graph = apply_passes(graph, passes, config)
-    return get_target(config.kind).lower(graph, config, name)
+          input_shapes: Shapes | None = None) -> Trace:
+    """Graph (or workload name) + config -> Trace for the config's kind, after the passes
+    (see :func:`prepare`). What passes note about the graph travels in ``trace.meta``."""
+    graph = prepare(config, workload, passes, input_shapes)
+    trace = get_target(config.kind).lower(graph, config,
+                                          workload if isinstance(workload, str) else graph.name)
+    trace.meta = {**graph.meta, **trace.meta}
+    trace.timings = {**getattr(graph, "timings", {}), **trace.timings}
+    return trace
 
 
 def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -> Result:
@@ -37,12 +91,18 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
     if config.kind != trace.kind:
         raise TraceError(f"trace was lowered for kind {trace.kind!r} but the config is kind "
                          f"{config.kind!r}; replay on a config of the same kind")
-    return get_target(config.kind).simulate(trace, config, timeline, progress)
+    target = get_target(config.kind)
+    result = target.simulate(trace, config, timeline, progress)
+    undeclared = set(result.extras) - set(target.extras)
+    if undeclared:  # a target's results are declared with it (simulator.targets.Target.extras)
+        raise AssertionError(f"target {target.kind} returned undeclared extras {undeclared}")
+    result.notes = _merge(_merge(dict(trace.meta), trace.timings), result.notes)
+    return result
 
 
 def run(config, workload: str | Graph, timeline: bool = False, progress=None,
         passes: list[str] | None = None,
-        input_shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[Trace, Result]:
+        input_shapes: Shapes | None = None) -> tuple[Trace, Result]:
     trace = lower(config, workload, passes, input_shapes)
     return trace, simulate(trace, config, timeline, progress)
 
@@ -52,3 +112,24 @@ def replay(path: str | Path, config_path: str | Path | None = None,
     trace = read_trace(path)
     config = load_config(config_path) if config_path else None
     return simulate(trace, config, timeline, progress)
+
+
+def functional(graph: Graph, trace: Trace, *, seed: int = 0, onnx_model: Any = None,
+               rtol: float = 1e-4):
+    """Execute ``trace`` on real numbers and compare with a reference (onnxruntime on the
+    ONNX model or the graph exported to ONNX; the catalogue's numpy semantics for GNN
+    programs); raises ``FunctionalMismatch`` when they differ."""
+    from simulator.functional import check_functional
+
+    return check_functional(graph, trace, seed=seed, onnx_model=onnx_model, rtol=rtol)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``, merging nested mappings (a pass's meta and its timings)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -33,6 +33,7 @@ class OutputError:
 class FunctionalReport:
     outputs: list[OutputError] = field(default_factory=list)
     rtol: float = 1e-4
+    reference: str = "onnxruntime"   # what the trace's numbers were compared with
 
     @property
     def max_abs(self) -> float:
@@ -81,7 +82,9 @@ def check_functional(graph: Graph, trace: Trace, *, seed: int = 0, onnx_model=No
         raise WorkloadError(f"onnxruntime cannot run the model, so it cannot be checked: "
                             f"{first}", where=graph.name) from None
     computed = execute(trace, values)
-    report = FunctionalReport(rtol=rtol)
+    report = FunctionalReport(rtol=rtol, reference="onnxruntime on the ONNX model"
+                              if onnx_model is not None else
+                              "onnxruntime on the graph exported to ONNX")
     for name in names:
         ours = np.asarray(computed[name], dtype=np.float64)
         ref = np.asarray(reference[name], dtype=np.float64)

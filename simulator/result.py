@@ -62,18 +62,33 @@ class Result:
     bytes: dict[str, int]
     energy_pj: dict[str, float]
     timeline: list[TimelineEvent] | None = None
-    #: Target- or pass-specific facts (an npu plan's kernels, a tuner's search time).
+    #: What passes noted about the workload (a fusion plan and its search time, Block-Skim's
+    #: kept tokens); travels with the trace, so a replay reports it too (wall-clock times
+    #: excepted: those are measured by the run that lowered).
     notes: dict[str, Any] = field(default_factory=dict)
+    #: The target's own results beyond the common ones, under the keys its registry entry
+    #: declares (``simulator.targets.Target.extras``): sparse_tc's ``baselines``, the npu's
+    #: ``npu`` kernels, zipper's ``stages``. Top-level keys of the JSON summary.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        extras = self.__dict__.get("extras")
+        if extras is not None and name in extras:
+            return extras[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def time_us(self) -> float:
         return self.total_cycles / (self.clock_ghz * 1e3)
 
     def summary(self) -> dict[str, Any]:
-        """The JSON summary (``--json`` and summary.json): everything but the timeline."""
+        """The JSON summary (``--json`` and summary.json): everything but the timeline, with
+        the target's extras as top-level keys."""
         out = asdict(self)
         out.pop("timeline")
+        extras = out.pop("extras")
         if not out["notes"]:
             out.pop("notes")
         out["time_us"] = self.time_us
+        out.update(extras)
         return out

@@ -25,7 +25,7 @@ def root() -> Path:
 
 def systolic_config(rows=32, cols=32, dataflow="ws", bandwidth=1e12, latency=0, **extra):
     """A systolic config built in code; huge bandwidth by default so DMA never limits compute."""
-    from simulator.config import config_from_dict
+    from simulator.api import config_from_dict
 
     data = {"kind": "systolic", "name": f"t{rows}x{cols}{dataflow}",
             "array": {"rows": rows, "cols": cols, "dataflow": dataflow},

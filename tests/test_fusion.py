@@ -13,7 +13,7 @@ from conftest import CONFIGS
 from test_npu import npu_config, tuning_config
 
 from simulator import api
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.lower.npu import KernelSpec, layer_by_layer, lower_kernels
 from simulator.passes import PassError
 from simulator.passes.fusion_heuristic import (
@@ -172,7 +172,7 @@ def test_cli_json_reports_groups_cores_and_search_time():
     fusion = data["notes"]["fusion"]
     assert fusion["mode"] == "oracle" and fusion["search_s"] > 0
     assert fusion["predicted_cycles"] == data["total_cycles"]
-    kernels = data["notes"]["npu"]["kernels"]
+    kernels = data["npu"]["kernels"]
     assert [k["layers"] for k in kernels] == [g["layers"] for g in fusion["groups"]]
     assert all(k["cores"] in (1, 2, 4) for k in kernels)
     base = subprocess.run([*exe, "run", str(CONFIGS / "mlu-4.yaml"), "zoo:tiny_cnn", "--pass",

@@ -9,7 +9,7 @@ import pytest
 from conftest import CONFIGS, systolic_config
 
 from simulator import api
-from simulator.config import config_from_dict, load_config
+from simulator.api import config_from_dict, load_config
 from simulator.errors import ConfigError, TraceError
 from simulator.lower.npu import KernelSpec, layer_by_layer, lower_kernels
 from simulator.trace import read_trace, write_trace
@@ -95,7 +95,7 @@ def test_many_cores_on_a_small_layer_are_slower():
 def test_kernels_are_serialized_and_add_up():
     cfg = npu_config(cores=4, default_cores=2, fold_group=2, launch=300, sync=8)
     trace, result = api.run(cfg, "zoo:tiny_cnn")
-    kernels = result.notes["npu"]["kernels"]
+    kernels = result.npu["kernels"]
     assert sum(k["cycles"] for k in kernels) == result.total_cycles
     assert all(k["cycles"] >= 300 for k in kernels)  # each pays its launch
     assert {k["cores"] for k in kernels} == {2}
@@ -110,8 +110,13 @@ def test_trace_round_trip_and_bytes_are_reproducible(tmp_path):
     replayed = api.replay(tmp_path / "a.jsonl")
     assert replayed.total_cycles == direct.total_cycles
     assert [lr.cycles for lr in replayed.layers] == [lr.cycles for lr in direct.layers]
-    assert replayed.notes["npu"] == direct.notes["npu"]
+    assert replayed.extras["npu"] == direct.extras["npu"]
     assert "fusion" not in read_trace(tmp_path / "a.jsonl").header()["config"]
+    # the plan the tuner chose survives lower -> file -> replay; its wall-clock search time is
+    # the lowering run's own and is never written (the two files are byte-identical above)
+    assert replayed.notes["fusion"]["groups"] == direct.notes["fusion"]["groups"]
+    assert replayed.notes["fusion"]["cost_model"] == direct.notes["fusion"]["cost_model"]
+    assert "search_s" in direct.notes["fusion"] and "search_s" not in replayed.notes["fusion"]
 
 
 def test_replay_on_fewer_cores_is_an_error(tmp_path):

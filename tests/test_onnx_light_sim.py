@@ -17,7 +17,7 @@ from conftest import CONFIGS
 from onnx import shape_inference
 
 from simulator import api
-from simulator.config import load_config
+from simulator.api import load_config
 from workloads.onnx_frontend import load_onnx
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from simulator import api
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.functional import check_functional
 from workloads.errors import WorkloadError
 from workloads.onnx_frontend import load_onnx

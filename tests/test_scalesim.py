@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.cli import main
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.scalesim import simulate_layers
 from simulator.scalesim.compute import compute_stats
 from simulator.scalesim.mapping import ScaleSimLayer

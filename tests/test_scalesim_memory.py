@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import SCALESIM_REF
 
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.scalesim import simulate_layers
 from simulator.scalesim.mapping import ScaleSimLayer
 

@@ -11,7 +11,7 @@ import pytest
 import simpy
 
 from simulator.cli import main
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.hw.npu import simulate_kernels
 from simulator.lower.npu import KernelSpec, lower_kernels
 from simulator.scenarios.serving import run_serving

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simulator import api
-from simulator.config import config_from_dict, load_config
+from simulator.api import config_from_dict, load_config
 from simulator.lower import bitmap as bm
 from simulator.lower.sparse_data import im2col_mask
 from simulator.passes.density import apply_density, magnitude_prune, parse_density

@@ -210,7 +210,7 @@ def test_minimal_spec_from_the_issue_via_cli(tmp_path, capsys):
     assert (tmp_path / "out" / "results.sqlite").is_file()
     # the numbers are those of a plain run of the same config
     from simulator import api
-    from simulator.config import load_config
+    from simulator.api import load_config
 
     _, result = api.run(load_config(BASE, {"array.rows": 64, "array.cols": 32}),
                         "gemm:512,512,512")

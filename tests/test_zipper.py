@@ -10,7 +10,7 @@ from conftest import CONFIGS
 
 from simulator import api
 from simulator.cli import main
-from simulator.config import config_from_dict, load_config
+from simulator.api import config_from_dict, load_config
 from simulator.hw.zipper import gemm_cycles, instruction_timing
 from simulator.trace import read_trace, write_trace
 from workloads.gnn.ir import GATHER, SCATTER, op_cost
@@ -104,7 +104,7 @@ def test_latency_rules():
 def test_scatter_of_a_one_tile_graph_has_the_closed_form():
     cfg = zipper(tiling__dst=10_000, tiling__src=10_000, tiling__max_edges=10**7)
     trace, _ = api.run(cfg, "gnn:gcn:cora")
-    graph = api.load_workload("gnn:gcn:cora")
+    graph = api.load("gnn:gcn:cora")
     scatters = [i for i in trace.instructions if i.op == "SCATTER"]
     assert len(scatters) == 2   # one tile per layer
     assert scatters[0].dims["elements"] == op_cost(graph, graph.ops[1]).gs_elements
@@ -115,7 +115,7 @@ def test_systolic_baseline_runs_the_same_gnn():
     cfg = load_config(CONFIGS / "systolic-32-ws.yaml")
     trace, result = api.run(cfg, "gnn:gcn:cora")
     assert trace.kind == "systolic" and result.total_cycles > 0
-    graph = api.load_workload("gnn:gcn:cora")
+    graph = api.load("gnn:gcn:cora")
     assert result.macs == sum(op_cost(graph, op).macs for op in graph.ops)
 
 

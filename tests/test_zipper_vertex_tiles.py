@@ -9,7 +9,7 @@ from test_zipper import zipper
 
 from simulator import api
 from simulator.hw.zipper import gemm_cycles, schedule, transfer_cycles
-from simulator.lower.zipper import ZipperLowering, prepare, segments, vertex_rows
+from simulator.lower.zipper import ZipperLowering, segments, vertex_rows
 
 NUM_V, FEAT, HIDDEN = 2708, 1433, 16   # Cora, GCN's first layer
 
@@ -22,7 +22,7 @@ def gcn():
 
 def test_rows_per_vertex_tile_come_from_the_buffer_share_in_gemm_folds():
     cfg = zipper()
-    graph = api.load_workload("gnn:gcn:cora")
+    graph = api.load("gnn:gcn:cora")
     ops = segments(graph)[0][1]
     # 1 MiB / (S=4 * (1433 + 16) words * 4 B) = 45 rows -> one 32-row fold
     assert vertex_rows(graph, ops, cfg) == 32
@@ -57,7 +57,7 @@ def test_feature_loads_overlap_the_gemm(gcn):
 
 def test_store_dependencies_cover_exactly_the_rows_read():
     cfg = zipper()
-    graph = prepare(api.load_workload("gnn:gcn:cora"), cfg)
+    graph = api.prepare(cfg, "gnn:gcn:cora")
     low = ZipperLowering(graph, cfg)
     low.lower_zipper()
     starts, ends, ids = low.stores["l0.xw"]

@@ -16,6 +16,12 @@ import numpy as np
 from workloads.errors import WorkloadError
 
 
+#: How the non-zeros of a tensor without values are placed when only its ``density`` is known
+#: (``Op.attrs["sparsity"]["pattern"]`` names one per operand role): independently at random,
+#: whole GEMM-operand rows or columns (pruned filters), or whole 32x32 blocks.
+SPARSITY_PATTERNS = ("uniform", "rows", "cols", "block")
+
+
 @dataclass
 class Tensor:
     """A named n-d tensor. ``bits`` is the element width the hardware stores (``None``: the
@@ -54,8 +60,11 @@ class Graph:
     ops: list[Op] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
-    #: What passes report about the graph beyond its ops (e.g. a tuner's search statistics).
+    #: What passes report about the graph beyond its ops (a fusion plan, kept tokens): plain,
+    #: deterministic JSON data; it travels into the trace header.
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Wall-clock figures passes measured (a tuner's search time): reported, never written.
+    timings: dict[str, Any] = field(default_factory=dict)
 
     def add_tensor(self, tensor: Tensor) -> Tensor:
         self.tensors[tensor.name] = tensor

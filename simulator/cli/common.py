@@ -63,15 +63,15 @@ def add_density_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--density", metavar="a=0.3,b=0.4",
                    help="operand densities for the sparse tensor core: a (activations), b "
                         "(weights; valued weights are magnitude-pruned) or a tensor name, "
-                        "=FRACTION[:uniform|rows|cols|block], and seed=N")
+                        "=FRACTION[:uniform|rows|cols|block], and seed=N; the same as "
+                        "--pass density:SPEC run before the other passes")
 
 
-def with_density(graph, spec: str | None):
-    if not spec:
-        return graph
-    from simulator.passes.density import apply_density
-
-    return apply_density(graph, spec)
+def pass_specs(args) -> list[str]:
+    """The passes a command runs: ``--density SPEC`` first (as the ``density`` pass), then the
+    ``--pass`` flags in order."""
+    density = [f"density:{args.density}"] if getattr(args, "density", None) else []
+    return [*density, *(getattr(args, "passes", None) or [])]
 
 
 def make_console():

@@ -15,8 +15,8 @@ from simulator.cli.common import (
     add_set_flag,
     parse_input_shapes,
     parse_overrides,
+    pass_specs,
     present,
-    with_density,
 )
 
 
@@ -66,13 +66,11 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 def cmd_run(args) -> int:
     from simulator import api
-    from simulator.config import load_config
     from workloads.loader import load_workload_and_model
 
-    config = load_config(args.config, parse_overrides(args.overrides))
+    config = api.load_config(args.config, parse_overrides(args.overrides))
     graph, model = load_workload_and_model(args.workload, parse_input_shapes(args.input_shapes))
-    graph = with_density(graph, args.density)
-    trace = api.lower(config, graph, args.passes)
+    trace = api.lower(config, graph, pass_specs(args))
     trace.workload = args.workload
     with Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
@@ -83,28 +81,26 @@ def cmd_run(args) -> int:
 
 
 def _functional(graph, trace, seed: int, model=None) -> int:
-    from simulator.functional import FunctionalMismatch, check_functional
+    from simulator import api
+    from simulator.functional import FunctionalMismatch
 
     try:
-        report = check_functional(graph, trace, seed=seed, onnx_model=model)
+        report = api.functional(graph, trace, seed=seed, onnx_model=model)
     except FunctionalMismatch as err:
         print(f"functional check FAILED: {err}", file=sys.stderr)
         return 1
-    reference = "the ONNX model" if model is not None else "the graph exported to ONNX"
-    print(f"functional check vs onnxruntime on {reference}: {len(report.outputs)} output(s), "
-          f"max abs error "
-          f"{report.max_abs:.3g}, max relative error {report.max_rel:.3g} (tolerance "
-          f"{report.rtol:g}): OK", file=sys.stderr)
+    print(f"functional check vs {report.reference}: {len(report.outputs)} output(s), "
+          f"max abs error {report.max_abs:.3g}, max relative error {report.max_rel:.3g} "
+          f"(tolerance {report.rtol:g}): OK", file=sys.stderr)
     return 0
 
 
 def cmd_replay(args) -> int:
     from simulator import api
-    from simulator.config import load_config
     from simulator.trace import read_trace
 
     trace = read_trace(args.trace)
-    config = load_config(args.config) if args.config else None
+    config = api.load_config(args.config) if args.config else None
     with Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
     present(result, args)
@@ -114,9 +110,9 @@ def cmd_replay(args) -> int:
 def cmd_validate(args) -> int:
     import yaml
 
-    from simulator.config import load_config
+    from simulator import api
 
-    config = load_config(args.config, parse_overrides(args.overrides))
+    config = api.load_config(args.config, parse_overrides(args.overrides))
     print(f"{args.config}: valid {config.kind} config {config.name!r}")
     print(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False),
           end="")
@@ -125,18 +121,11 @@ def cmd_validate(args) -> int:
 
 def cmd_lower(args) -> int:
     from simulator import api
-    from simulator.config import load_config
     from simulator.trace import write_trace
 
-    config = load_config(args.config, parse_overrides(args.overrides))
-    workload = args.workload
-    if args.density:
-        from workloads.loader import load_workload
-
-        workload = with_density(load_workload(args.workload,
-                                               parse_input_shapes(args.input_shapes)),
-                                 args.density)
-    trace = api.lower(config, workload, args.passes, parse_input_shapes(args.input_shapes))
+    config = api.load_config(args.config, parse_overrides(args.overrides))
+    trace = api.lower(config, args.workload, pass_specs(args),
+                      parse_input_shapes(args.input_shapes))
     trace.workload = args.workload
     write_trace(trace, args.output)
     print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "

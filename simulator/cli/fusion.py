@@ -28,7 +28,7 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 
 def cmd_fusion(args) -> int:
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.scenarios.fusion_study import NETWORKS, fusion_study, plot_study
 
     config = load_config(args.config, parse_overrides(args.overrides))

@@ -28,7 +28,7 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 
 def cmd_gnn_report(args) -> int:
-    from simulator.config import config_from_dict, load_config
+    from simulator.api import config_from_dict, load_config
     from simulator.scenarios.gnn_study import gnn_report
 
     overrides = parse_overrides(args.overrides)

@@ -28,7 +28,7 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 
 def cmd_im2col(args) -> int:
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.scenarios.im2col_study import compare_im2col
 
     config = load_config(args.config, parse_overrides(args.overrides))

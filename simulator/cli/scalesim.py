@@ -25,7 +25,7 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 
 def cmd_scalesim(args) -> int:
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.scalesim import run_scalesim
 
     config = load_config(args.config)

@@ -150,7 +150,7 @@ def _print_attention(out: dict, labels, names: list[str], heads: int) -> None:
 
 
 def cmd_blockskim(args) -> int:
-    from simulator.config import load_config
+    from simulator.api import load_config
     from simulator.scenarios.blockskim_study import blockskim_study
 
     config = load_config(args.config, parse_overrides(args.overrides))

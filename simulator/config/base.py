@@ -6,10 +6,10 @@ Every error a user can make in a config file is reported as ``file:line: field.p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.errors import ConfigError
 
@@ -41,6 +41,52 @@ class EnergyTable(Strict):
     sram_pj_per_byte: float = Field(1.25, ge=0)
     dram_pj_per_byte: float = Field(160.0, ge=0)
     vector_pj_per_op: float = Field(0.1, ge=0)
+
+
+class CostTerms(Strict):
+    """A vector operator's cost as terms: operations per output element, per element of its
+    first input, and per output element per window tap (pooling windows, LRN's ``size``)."""
+
+    per_output: float = Field(0, ge=0)
+    per_input: float = Field(0, ge=0)
+    per_tap: float = Field(0, ge=0)
+
+
+#: ``vector.costs``: operator type -> operations per output element (a number, replacing the
+#: catalogue's default cost) or explicit :class:`CostTerms`. Empty: the catalogue's defaults.
+VectorCosts = Annotated[dict[str, Annotated[float, Field(ge=0)] | CostTerms],
+                        AfterValidator(lambda costs: check_cost_keys(costs))]
+
+
+def check_cost_keys(costs: dict) -> dict:
+    """Every key of a ``vector.costs`` table must name an operator of the catalogue."""
+    if costs:
+        from workloads import ops
+
+        unknown = sorted(k for k in costs if ops.find(k) is None and
+                         ops.find(k, "archsim.gnn") is None)
+        if unknown:
+            raise ValueError(f"unknown operator(s) {', '.join(map(repr, unknown))}; keys are "
+                             "operator types of the catalogue (see `archsim ops`)")
+    return costs
+
+
+class HardwareConfig(Strict):
+    """What every hardware kind has: ``kind``, ``name``, ``clock_ghz``, ``dram``,
+    ``word_bytes`` and ``energy``. Each kind's model derives from it (with its own defaults),
+    so code that needs only these fields works on any kind, a third-party one included."""
+
+    kind: str
+    name: str = "hardware"
+    clock_ghz: float = Field(1.0, gt=0)
+    dram: DramConfig = DramConfig()
+    word_bytes: int = Field(1, ge=1, le=8)
+    energy: EnergyTable = EnergyTable()
+
+    @property
+    def pe_count(self) -> int:
+        """Multiply-accumulate units (utilization's denominator); kinds override it."""
+        return 1
 
 
 # --------------------------------------------------------------------------------------------

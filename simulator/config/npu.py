@@ -11,11 +11,12 @@ synchronisation cost that grows with their number.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import DramConfig, EnergyTable, Strict
+from simulator.config.base import HardwareConfig, Strict
 from simulator.config.systolic import ArrayConfig, SramConfig, VectorConfig
 
 
@@ -44,22 +45,22 @@ class NocConfig(Strict):
     hop_latency: int = Field(2, ge=0)
 
 
-class NpuConfig(Strict):
+class NpuConfig(HardwareConfig):
     """``kind: npu``. ``default_cores`` is the core count of the untuned layer-by-layer compile
     (``--pass fusion=none``, or no pass at all)."""
 
     kind: Literal["npu"] = "npu"
     name: str = "npu"
-    clock_ghz: float = Field(1.0, gt=0)
     cores: int = Field(16, ge=1, le=32)
     default_cores: int = Field(1, ge=1, le=32)
     core: NpuCoreConfig = NpuCoreConfig()
-    dram: DramConfig = DramConfig()
     noc: NocConfig = NocConfig()
     launch_cycles: int = Field(2000, ge=0)
     sync_cycles_per_core: int = Field(8, ge=0)
-    word_bytes: int = Field(1, ge=1, le=8)
-    energy: EnergyTable = EnergyTable()
+
+    @property
+    def pe_count(self) -> int:
+        return self.cores * self.core.array.rows * self.core.array.cols
 
     @model_validator(mode="after")
     def _default_within_cores(self) -> NpuConfig:
@@ -102,3 +103,13 @@ def diameter(topology: str, cores: int) -> int:
         return cores // 2
     r, c = mesh_shape(cores)
     return (r - 1) + (c - 1)
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A kernel of an npu program: consecutive op names (in graph order) compiled for
+    ``cores`` cores. Plans made of these are what the fusion tuner chooses and the npu
+    lowering compiles."""
+
+    ops: tuple[str, ...]
+    cores: int

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import DramConfig, EnergyTable, Strict
+from simulator.config.base import DramConfig, HardwareConfig, Strict, VectorCosts
 
 
 class OuterProductUnit(Strict):
@@ -69,7 +69,14 @@ class L2Config(Strict):
     latency: int = Field(200, ge=0)
 
 
-class SparseTCConfig(Strict):
+class VectorCostTable(Strict):
+    """Per-operator overrides of the catalogue's vector costs for the non-GEMM operators the
+    CUDA-core lanes run (``archsim ops`` lists the defaults)."""
+
+    costs: VectorCosts = Field(default_factory=dict)
+
+
+class SparseTCConfig(HardwareConfig):
     """``kind: sparse_tc``. Every field can be named by dotted path (``l2.bandwidth``)."""
 
     kind: Literal["sparse_tc"] = "sparse_tc"
@@ -85,10 +92,10 @@ class SparseTCConfig(Strict):
     spwmma_overhead: int = Field(2, ge=0)  # cycles per issued SpWMMA: POPC, bitmap AND, offsets
     smem_bandwidth: float = Field(128.0, gt=0)  # shared memory -> registers, bytes/cycle per SM
     cuda: CudaCores = CudaCores()
+    vector: VectorCostTable = VectorCostTable()
     l2: L2Config = L2Config()
     dram: DramConfig = DramConfig(bandwidth=588.0, latency=400)
     word_bytes: int = Field(2, ge=1, le=8)
-    energy: EnergyTable = EnergyTable()
 
     @model_validator(mode="after")
     def _tiles_fit(self) -> SparseTCConfig:

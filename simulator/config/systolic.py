@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.config.base import DramConfig, EnergyTable, Strict
+from simulator.config.base import HardwareConfig, Strict, VectorCosts
 
 
 class ArrayConfig(Strict):
@@ -31,6 +31,8 @@ class VectorConfig(Strict):
 
     lanes: int = Field(128, ge=1)
     pipeline: int = Field(4, ge=0)
+    #: per-operator overrides of the catalogue's vector costs (``archsim ops`` lists them)
+    costs: VectorCosts = Field(default_factory=dict)
 
 
 class ScaleSimOptions(Strict):
@@ -53,25 +55,25 @@ class ScaleSimOptions(Strict):
     write_request_buffer: int = Field(32, ge=1)
 
 
-class SystolicConfig(Strict):
+class SystolicConfig(HardwareConfig):
     """``kind: systolic``. Every field can be named by dotted path (``array.rows``) in sweeps."""
 
     kind: Literal["systolic"] = "systolic"
     name: str = "systolic"
-    clock_ghz: float = Field(1.0, gt=0)
     array: ArrayConfig
     sram: SramConfig = SramConfig()
-    dram: DramConfig = DramConfig()
     vector: VectorConfig = VectorConfig()
-    word_bytes: int = Field(1, ge=1, le=8)
     #: Weight bits one PE multiplies per cycle (default: ``word_bytes`` x 8). With
     #: ``precision_scalable`` a PE splits its multiplier Bit Fusion-style and runs
     #: floor(datapath_bits / b) MACs per cycle on b-bit weights (at least 1), so quantized
     #: weights (``--pass squant:bits=4``) raise the MAC rate; without it the rate is fixed.
     datapath_bits: int | None = Field(None, ge=1, le=64)
     precision_scalable: bool = True
-    energy: EnergyTable = EnergyTable()
     scalesim: ScaleSimOptions | None = None
+
+    @property
+    def pe_count(self) -> int:
+        return self.array.rows * self.array.cols
 
     def macs_per_pe(self, weight_bits: int | None) -> int:
         """MACs a PE runs per cycle on weights of ``weight_bits`` (None: ``word_bytes`` x 8)."""

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.config.base import DramConfig, EnergyTable, Strict
+from simulator.config.base import DramConfig, HardwareConfig, Strict, VectorCosts
 
 
 class GemmUnitConfig(Strict):
@@ -23,6 +23,13 @@ class LanesConfig(Strict):
 
     lanes: int = Field(32, ge=1)
     pipeline: int = Field(4, ge=0)
+
+
+class ZipperVector(LanesConfig):
+    """The vector unit, with per-operator overrides of the catalogue's costs of the GNN
+    operators it runs (operations per output element)."""
+
+    costs: VectorCosts = Field(default_factory=dict)
 
 
 class BufferConfig(Strict):
@@ -64,14 +71,13 @@ class CompilerConfig(Strict):
     redundancy_elimination: bool = True
 
 
-class ZipperConfig(Strict):
+class ZipperConfig(HardwareConfig):
     """``kind: zipper``."""
 
     kind: Literal["zipper"] = "zipper"
     name: str = "zipper"
-    clock_ghz: float = Field(1.0, gt=0)
     gemm: GemmUnitConfig = GemmUnitConfig()
-    vector: LanesConfig = LanesConfig(lanes=64, pipeline=4)
+    vector: ZipperVector = ZipperVector(lanes=64, pipeline=4)
     gather: LanesConfig = LanesConfig(lanes=32, pipeline=8)
     buffers: BufferConfig = BufferConfig()
     dram: ZipperDram = ZipperDram(bandwidth=128.0, latency=100)
@@ -79,4 +85,7 @@ class ZipperConfig(Strict):
     tiling: TilingConfig = TilingConfig()
     compiler: CompilerConfig = CompilerConfig()
     word_bytes: int = Field(4, ge=1, le=8)
-    energy: EnergyTable = EnergyTable()
+
+    @property
+    def pe_count(self) -> int:
+        return self.gemm.rows * self.gemm.cols

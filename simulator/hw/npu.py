@@ -161,6 +161,5 @@ def simulate_npu(trace: Trace, config: NpuConfig, timeline: bool = False,
     result = build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
                           pe_count=pe, energy=config.energy, timeline=timeline)
     noc = sum(v for k, v in stats.channel_bytes.items() if k.startswith("noc"))
-    result.notes["npu"] = {"kernels": kernel_summary(trace, durations), "noc_bytes": noc}
-    result.notes.update(trace.meta)
+    result.extras["npu"] = {"kernels": kernel_summary(trace, durations), "noc_bytes": noc}
     return result

@@ -13,7 +13,7 @@ the baselines; :func:`variant_trace` picks one, so every variant is an ordinary 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from simulator.config.sparse_tc import SparseTCConfig
 from simulator.engine import Channel, Engine
@@ -25,14 +25,6 @@ from simulator.trace import Trace
 
 DRAM, L2 = "dram", "l2"
 BASELINES = {"dense": "dense_tc", "s24": "sparse_2_4"}
-
-
-@dataclass
-class SparseTCResult(Result):
-    """The sparse run, with the dense-TC and 2:4 baselines of the same trace."""
-
-    baselines: dict = field(default_factory=dict)
-    sparse_stats: dict = field(default_factory=dict)
 
 
 def _pick(ins, variant: str) -> tuple[dict, dict]:
@@ -143,17 +135,18 @@ def simulate_variants(trace: Trace, config: SparseTCConfig) -> dict[str, int]:
 
 
 def simulate_sparse_tc(trace: Trace, config: SparseTCConfig, timeline: bool = False,
-                       progress=None) -> SparseTCResult:
-    """The sparse run (``total_cycles``), with the baselines' totals and per-layer cycles."""
-    sparse = _run(trace, config, timeline, progress)
-    out = SparseTCResult(**{f: getattr(sparse, f) for f in sparse.__dataclass_fields__})
+                       progress=None) -> Result:
+    """The sparse run (``total_cycles``), with the baselines' totals and per-layer cycles in
+    ``extras["baselines"]`` and the sparse path's counts in ``extras["sparse_stats"]``."""
+    out = _run(trace, config, timeline, progress)
+    baselines = out.extras["baselines"] = {}
     for variant, label in BASELINES.items():
         base = run_baseline(trace, config, variant)
-        base["speedup"] = base["total_cycles"] / sparse.total_cycles if sparse.total_cycles \
+        base["speedup"] = base["total_cycles"] / out.total_cycles if out.total_cycles \
             else 0.0
-        out.baselines[label] = base
+        baselines[label] = base
     spgemm = [ins for ins in trace.instructions if ins.op == "SPGEMM"]
-    out.sparse_stats = {
+    out.extras["sparse_stats"] = {
         "spgemm_instructions": len(spgemm),
         "conflict_cycles": sum(ins.dims.get("conflict", 0) for ins in spgemm),
         "issued_spwmma": sum(layer.dims.get("spwmma", 0) for layer in trace.layers),

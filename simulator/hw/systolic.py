@@ -1,11 +1,5 @@
-"""Timing model of the ``systolic`` target: the array's fold latency rule and the DMA channel.
-
-A fold on an R x C array streams T operand rows. Output stationary: T + R + C - 2 cycles (R-1 to
-skew the inputs in, C-1 to drain the outputs). Weight/input stationary: T + 2R + C - 2 (R more to
-preload the stationary operand). These are SCALE-Sim's rules without its final -1 (it reports the
-index of the last cycle, not the count). A fold cut into T-chunks pays the head on its first chunk
-and the drain on its last, so an uninterrupted fold costs the same whole or chunked.
-"""
+"""Timing model of the ``systolic`` target: GEMM fold chunks on the array (the fold rule of
+:mod:`simulator.hw.fold`), vector ops on the vector unit, every DRAM transfer over one channel."""
 
 from __future__ import annotations
 
@@ -14,6 +8,7 @@ import math
 from simulator.config.systolic import SystolicConfig
 from simulator.engine import Channel, Engine
 from simulator.errors import TraceError
+from simulator.hw import fold
 from simulator.hw.common import build_result
 from simulator.hw.vector import vector_cycles
 from simulator.result import Result
@@ -23,16 +18,15 @@ DRAM = "dram"
 
 
 def fold_overheads(config: SystolicConfig) -> tuple[int, int]:
-    """(head, tail) cycles of one fold: the fill before the first row and the drain after."""
-    rows, cols = config.array.rows, config.array.cols
-    head = rows - 1 if config.array.dataflow == "os" else 2 * rows - 1
-    return head, cols - 1
+    """(head, tail) cycles of one fold on the config's array."""
+    array = config.array
+    return fold.fold_overheads(array.rows, array.cols, array.dataflow)
 
 
 def fold_cycles(config: SystolicConfig, t: int) -> int:
-    """Cycles of a whole fold streaming ``t`` rows (the closed form tests check against)."""
-    head, tail = fold_overheads(config)
-    return t + head + tail
+    """Cycles of a whole fold streaming ``t`` rows on the config's array."""
+    array = config.array
+    return fold.fold_cycles(t, array.rows, array.cols, array.dataflow)
 
 
 def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, list, list]:

@@ -15,9 +15,8 @@ import zlib
 import numpy as np
 
 from simulator.errors import WorkloadError
+from workloads.graph import SPARSITY_PATTERNS as PATTERNS
 from workloads.graph import Graph, Op
-
-PATTERNS = ("uniform", "rows", "cols", "block")
 
 
 def _rng(name: str, seed: int) -> np.random.Generator:

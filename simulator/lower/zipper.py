@@ -33,7 +33,6 @@ from workloads.gnn.ir import (
     APPLY_EDGE,
     EDGE_OPS,
     GATHER,
-    GNN_OPS,
     SCATTER,
     SOFTMAX,
     STAGE_OF,
@@ -57,28 +56,6 @@ def segments(graph: Graph) -> list[tuple[str, list[Op]]]:
     return out
 
 
-def auto_tiling(graph: Graph, cfg: ZipperConfig) -> tuple[int, int, int]:
-    """Tile sizes from the buffers: each of the S tiles in flight gets 1/S of the vertex buffer
-    for its destination accumulators and its source rows, and 1/S of the edge buffer."""
-    wb = cfg.word_bytes
-    num_v = graph.tensor("x").shape[0]
-    s = cfg.scheduler.tiles_in_flight
-    v_width, e_width = 1, 1
-    for kind, ops in segments(graph):
-        if kind != "edge":
-            continue
-        v_width = max([v_width] + [width(graph, op.inputs[0]) for op in ops if op.type == SCATTER]
-                      + [width(graph, op.outputs[0]) for op in ops if op.type == GATHER])
-        e_width = max(e_width, sum(width(graph, op.outputs[0]) for op in ops
-                                   if op.type != GATHER))
-    rows = int(cfg.buffers.vertex_kb * 1024) // (2 * s * v_width * wb)
-    dst = cfg.tiling.dst or max(16, min(num_v, rows))
-    src = cfg.tiling.src or max(16, min(num_v, rows))
-    max_edges = cfg.tiling.max_edges or max(16, int(cfg.buffers.edge_kb * 1024) //
-                                            (s * e_width * wb))
-    return dst, src, max_edges
-
-
 def vertex_rows(graph: Graph, ops: list[Op], cfg: ZipperConfig) -> int:
     """Rows per tile of a vertex segment that is not fused into an edge segment: each of the S
     tiles in flight gets 1/S of the vertex buffer for its rows of every tensor the segment
@@ -86,7 +63,7 @@ def vertex_rows(graph: Graph, ops: list[Op], cfg: ZipperConfig) -> int:
     to whole GEMM-unit row folds, which leaves the GEMM cycles of the segment unchanged; never
     below one fold (a partial fold costs a whole one: CiteSeer's 3703-wide rows would get 17
     rows and double the GEMM time), so very wide rows overcommit the buffer share, as the
-    16-row floor of ``auto_tiling`` does."""
+    16-row floor of the gnn_tiling pass's config sizing does."""
     num_v = graph.tensor("x").shape[0]
     if cfg.tiling.vertex_rows:
         return min(num_v, cfg.tiling.vertex_rows)
@@ -412,26 +389,13 @@ class ZipperLowering:
         return out
 
 
-def prepare(graph: Graph, cfg: ZipperConfig) -> Graph:
-    """Redundancy elimination (if the config asks) and tiling (unless the graph is tiled)."""
-    from simulator.passes.gnn_redundancy import eliminate_redundancy
-    from simulator.passes.gnn_tiling import tile_graph
-
-    unknown = [op for op in graph.ops if op.type not in GNN_OPS]
-    if unknown or not graph.ops:
-        listed = ", ".join(f"{op.type} (node {op.name!r})" for op in unknown[:5]) or "no ops"
-        raise WorkloadError(f"the zipper target runs GNN workloads (gnn:MODEL:GRAPH) only; "
-                            f"got {listed}", where=graph.name)
-    if cfg.compiler.redundancy_elimination:
-        graph = eliminate_redundancy(graph)[0]
-    if TILES not in graph.tensors:
-        graph = tile_graph(graph, *auto_tiling(graph, cfg))
-    return graph
-
-
 def lower_zipper(graph: Graph, config: ZipperConfig, workload: str | None = None) -> Trace:
-    """GNN IR -> zipper trace (per-tile streams, or the op-by-op baseline by config)."""
-    graph = prepare(graph, config)
+    """A tiled GNN IR program -> zipper trace (per-tile streams, or the op-by-op baseline by
+    config). The pipeline runs the tiling (and redundancy elimination) first, as passes."""
+    if TILES not in graph.tensors:
+        raise WorkloadError("the zipper lowering needs the graph tiled first: run the "
+                            "gnn_tiling pass (the pipeline, simulator.api, does)",
+                            where=graph.name)
     lowering = ZipperLowering(graph, config)
     if config.scheduler.policy == "op_by_op":
         lowering.lower_op_by_op()

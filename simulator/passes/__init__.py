@@ -3,6 +3,10 @@
 On the command line a pass is ``--pass NAME``, ``--pass NAME=OPTION`` or, for a pass with
 several settings, ``--pass NAME:KEY=VALUE,KEY=VALUE`` (repeatable, in order).
 A pass never mutates its input graph: it returns a new one (ops and attrs copied).
+
+A pass that tunes for the hardware declares what it needs: the config (``needs_config``) or
+the target's cost model (``needs_cost_model``, e.g. fusion's kernel costs on the npu). The
+pipeline (``simulator.api``) hands them over; a pass imports no lowering or hardware module.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.errors import ArchsimError
 from workloads.graph import Graph
@@ -22,21 +27,22 @@ class PassError(ArchsimError):
 @dataclass(frozen=True)
 class Pass:
     name: str
-    run: Callable[[Graph, str | None], Graph]
+    run: Callable[..., Graph]
     options: tuple[str, ...]  # accepted option values; () for a pass that takes none
     default: str | None
     doc: str
-    needs_config: bool = False  # run(graph, option, config): the pass tunes for the hardware
+    needs_config: bool = False      # run(graph, option, config); config may be None
+    needs_cost_model: bool = False  # run(graph, option, cost_model)
 
 
 PASSES: dict[str, Pass] = {}
 
 
 def register(name: str, options: tuple[str, ...] = (), default: str | None = None,
-             needs_config: bool = False):
+             needs_config: bool = False, needs_cost_model: bool = False):
     def wrap(fn: Callable[..., Graph]):
         PASSES[name] = Pass(name, fn, options, default, (fn.__doc__ or "").strip().split("\n")[0],
-                            needs_config)
+                            needs_config, needs_cost_model)
         return fn
     return wrap
 
@@ -66,14 +72,24 @@ def parse_pass(spec: str) -> tuple[Pass, str | None]:
     return p, value
 
 
-def apply_passes(graph: Graph, specs: list[str] | None, config=None) -> Graph:
+def apply_passes(graph: Graph, specs: list[str] | None, config=None,
+                 cost_model: Callable[[Any], Any] | None = None) -> Graph:
     """Run the named passes in order (parsing all of them first, so a typo fails fast).
-    ``config`` is the hardware config, handed to passes that tune for it."""
+    ``config`` is the hardware config and ``cost_model(config)`` builds the target's cost
+    model (once, if a pass needs it): what passes that tune for the hardware are handed."""
     parsed = [parse_pass(spec) for spec in specs or []]
+    model = None
     for p, value in parsed:
-        if p.needs_config:
+        if p.needs_cost_model:
             if config is None:
                 raise PassError(f"pass {p.name} tunes for a hardware config; none was given")
+            if cost_model is None:
+                raise PassError(f"pass {p.name} tunes for a target that prices its choices; "
+                                f"the {config.kind} target has no cost model",
+                                where=f"--pass {p.name}")
+            model = model or cost_model(config)
+            graph = p.run(graph, value, model)
+        elif p.needs_config:  # the config may be None: such a pass has a config-free form
             graph = p.run(graph, value, config)
         else:
             graph = p.run(graph, value)
@@ -83,7 +99,8 @@ def apply_passes(graph: Graph, specs: list[str] | None, config=None) -> Graph:
 def _load_builtin_passes() -> None:
     from simulator.passes import (  # noqa: F401  (register themselves)
         blockskim,  # issue 8: Block-Skim
-        fusion,  # issue 6: npu fusion/core-count tuner (needs the hardware config)
+        density,  # issue 5: operand densities for the sparse tensor core
+        fusion,  # issue 6: npu fusion/core-count tuner (needs the npu's cost model)
         gnn_redundancy,
         gnn_tiling,
         im2col,

@@ -1,4 +1,5 @@
-"""``--density a=0.3,b=0.4``: the operand densities the sparse tensor core sees.
+"""``--pass density:a=0.3,b=0.4`` (or ``--density a=0.3,b=0.4``): the operand densities the
+sparse tensor core sees.
 
 Keys: ``a`` (every GEMM-like op's activation operand), ``b`` (every op's weight operand; a B
 operand another op produces, such as attention's K^T, is an activation and is left alone) or a
@@ -14,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.errors import ArchsimError
-from simulator.lower.sparse_data import PATTERNS
-from simulator.passes import copy_graph
+from simulator.passes import copy_graph, register
+from workloads.graph import SPARSITY_PATTERNS as PATTERNS
 from workloads.graph import Graph
 
 GEMM_TYPES = ("Gemm", "MatMul", "Conv")
@@ -67,6 +68,14 @@ def magnitude_prune(values: np.ndarray, density: float) -> np.ndarray:
         idx = np.argpartition(-np.abs(flat), keep - 1)[:keep]
         out[idx] = flat[idx]
     return out.reshape(np.shape(values))
+
+
+@register("density")
+def density_pass(graph: Graph, option: str | None) -> Graph:
+    """Set operand densities: density:a=FRACTION,b=FRACTION[:PATTERN],TENSOR=...,seed=N."""
+    if not option:
+        raise DensityError(f"no densities given; expected {FORM}", where="--pass density")
+    return apply_density(graph, option)
 
 
 def apply_density(graph: Graph, spec: str) -> Graph:

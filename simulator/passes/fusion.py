@@ -18,8 +18,10 @@ from workloads.graph import Graph
 MODES = ("none", "heuristic", "oracle")
 
 
-def apply_plan(graph: Graph, kernels, info: dict) -> Graph:
-    """A copy of ``graph`` whose ops carry the plan, with ``info`` under ``meta['fusion']``."""
+def apply_plan(graph: Graph, kernels, info: dict, timings: dict | None = None) -> Graph:
+    """A copy of ``graph`` whose ops carry the plan, with ``info`` under ``meta['fusion']``
+    (it travels with the trace) and the search's wall-clock ``timings`` under
+    ``timings['fusion']`` (reported by this run only)."""
     out = copy_graph(graph)
     by_name = {op.name: op for op in out.ops}
     for k, spec in enumerate(kernels):
@@ -27,6 +29,7 @@ def apply_plan(graph: Graph, kernels, info: dict) -> Graph:
             by_name[name].attrs["npu_kernel"] = k
             by_name[name].attrs["npu_cores"] = spec.cores
     out.meta = {**graph.meta, "fusion": info}
+    out.timings = {**graph.timings, "fusion": timings or {}}
     return out
 
 
@@ -46,21 +49,22 @@ def fusion_pass(graph: Graph, mode: str | None, config) -> Graph:
     if mode == "none":
         start = time.perf_counter()
         kernels = layer_by_layer(graph, config.default_cores)
-        info["search_s"] = time.perf_counter() - start
+        timings = {"search_s": time.perf_counter() - start}
     elif mode == "heuristic":
         from simulator.passes.fusion_heuristic import heuristic
 
         kernels, table, seconds = heuristic(graph, config)
-        info.update(search_s=seconds, profile_s=table.profile_seconds,
-                    profiled_layers=table.profiled_layers,
+        timings = {"search_s": seconds, "profile_s": table.profile_seconds}
+        info.update(profiled_layers=table.profiled_layers,
                     profile_simulations=table.simulations, cost_model=table.to_json())
     else:
         from simulator.passes.fusion_search import oracle
 
         plan = oracle(graph, config)
         kernels = plan.kernels
-        info.update(search_s=plan.stats.seconds, simulations=plan.stats.simulations,
-                    cache_hits=plan.stats.cache_hits, predicted_cycles=plan.predicted_cycles)
+        timings = {"search_s": plan.stats.seconds}
+        info.update(simulations=plan.stats.simulations, cache_hits=plan.stats.cache_hits,
+                    predicted_cycles=plan.predicted_cycles)
     info["kernels"] = len(kernels)
     info["groups"] = [{"layers": list(k.ops), "cores": k.cores} for k in kernels]
-    return apply_plan(graph, kernels, info)
+    return apply_plan(graph, kernels, info, timings)

@@ -149,4 +149,9 @@ def eliminate_redundancy(graph: Graph) -> tuple[Graph, RedundancyReport]:
 @register("gnn_redundancy")
 def gnn_redundancy_pass(graph: Graph, option: str | None) -> Graph:
     """Hoist per-endpoint work out of the GNN edge stage (CSE and dead-op removal included)."""
-    return eliminate_redundancy(graph)[0]
+    out, report = eliminate_redundancy(graph)
+    if out is not graph:   # what it saved travels with the trace (notes.gnn_redundancy)
+        out.meta = {**graph.meta, "gnn_redundancy": {
+            "saved": report.saved, "hoisted": report.hoisted, "merged": report.merged,
+            "removed": report.removed}}
+    return out

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.config.zipper import ZipperConfig
 from simulator.passes import PassError, copy_graph, register
 from workloads.gnn.execute import ROW_INPUTS, TILES
-from workloads.gnn.ir import ADJ, APPLY_EDGE, GATHER, SOFTMAX, is_gnn
+from workloads.gnn.ir import ADJ, APPLY_EDGE, EDGE_OPS, GATHER, SCATTER, SOFTMAX, is_gnn, width
 from workloads.graph import Graph, Tensor
 
 DEFAULT_DST, DEFAULT_SRC = 1024, 4096
@@ -85,6 +86,41 @@ def tile_graph(graph: Graph, dst_size: int, src_size: int, max_edges: int = 0) -
     return g
 
 
+def segments(graph: Graph) -> list[tuple[str, list]]:
+    """Maximal runs of edge ops and of vertex ops, in program order."""
+    out: list[tuple[str, list]] = []
+    for op in graph.ops:
+        kind = "edge" if op.type in EDGE_OPS else "vertex"
+        if out and out[-1][0] == kind:
+            out[-1][1].append(op)
+        else:
+            out.append((kind, [op]))
+    return out
+
+
+def config_tiling(graph: Graph, cfg: ZipperConfig) -> tuple[int, int, int]:
+    """Tile sizes from a zipper config's buffers: each of the S tiles in flight gets 1/S of the
+    vertex buffer for its destination accumulators and its source rows, and 1/S of the edge
+    buffer; ``tiling.dst/src/max_edges`` (when not 0) win."""
+    wb = cfg.word_bytes
+    num_v = graph.tensor("x").shape[0]
+    s = cfg.scheduler.tiles_in_flight
+    v_width, e_width = 1, 1
+    for kind, ops in segments(graph):
+        if kind != "edge":
+            continue
+        v_width = max([v_width] + [width(graph, op.inputs[0]) for op in ops if op.type == SCATTER]
+                      + [width(graph, op.outputs[0]) for op in ops if op.type == GATHER])
+        e_width = max(e_width, sum(width(graph, op.outputs[0]) for op in ops
+                                   if op.type != GATHER))
+    rows = int(cfg.buffers.vertex_kb * 1024) // (2 * s * v_width * wb)
+    dst = cfg.tiling.dst or max(16, min(num_v, rows))
+    src = cfg.tiling.src or max(16, min(num_v, rows))
+    max_edges = cfg.tiling.max_edges or max(16, int(cfg.buffers.edge_kb * 1024) //
+                                            (s * e_width * wb))
+    return dst, src, max_edges
+
+
 def parse_sizes(option: str | None) -> tuple[int, int, int]:
     """``DSTxSRC`` or ``DSTxSRCxMAXEDGES``; default 1024x4096."""
     if not option or option == "auto":
@@ -100,10 +136,20 @@ def parse_sizes(option: str | None) -> tuple[int, int, int]:
     return parts[0], parts[1], parts[2] if len(parts) == 3 else 0
 
 
-@register("gnn_tiling", default="auto")
-def gnn_tiling_pass(graph: Graph, option: str | None) -> Graph:
-    """Tile a GNN's adjacency: --pass gnn_tiling=DSTxSRC[xMAXEDGES] (default 1024x4096)."""
+@register("gnn_tiling", default="auto", needs_config=True)
+def gnn_tiling_pass(graph: Graph, option: str | None, config=None) -> Graph:
+    """Tile a GNN's adjacency: --pass gnn_tiling=DSTxSRC[xMAXEDGES] (default 1024x4096), or
+    gnn_tiling=config: sized from a zipper config's buffers (what the zipper target requires;
+    a graph tiled already keeps its tiles)."""
     if not is_gnn(graph):
         raise PassError("gnn_tiling applies to GNN workloads (gnn:MODEL:GRAPH) only",
                         where=graph.name)
+    if option == "config":
+        if TILES in graph.tensors:
+            return graph
+        if not isinstance(config, ZipperConfig):
+            raise PassError("gnn_tiling=config sizes tiles from a zipper config's buffers; "
+                            f"the config is kind {getattr(config, 'kind', None)!r} (give sizes: "
+                            "gnn_tiling=DSTxSRC)", where="--pass gnn_tiling=config")
+        return tile_graph(graph, *config_tiling(graph, config))
     return tile_graph(graph, *parse_sizes(option))

@@ -18,7 +18,7 @@ OS, WS, IS = 0, 1, 2
 IFMAP, FILTER, OFMAP = 0, 1, 2
 
 # geometry vector
-G_DF, G_R, G_C, G_SR, G_SC, G_T, G_M, G_N, G_K, G_USER = range(10)
+G_DF, G_R, G_C, G_SR, G_SC, G_T, G_M, G_N, G_K, G_USER, G_FOLD = range(11)
 # read-side vector (one per operand)
 RD_SPACE, RD_GROUP, RD_NSETS, RD_NACTIVE, RD_NPF, RD_PFLINES, RD_INITLINES = range(7)
 # write-side vector
@@ -217,11 +217,11 @@ def _write(cnt, cycle, ws, lines, res):
 def simulate(geo, pix, tap, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr):
     """Run every demand row of one layer through the three buffers; returns the result vector."""
     df, r, c = geo[G_DF], geo[G_R], geo[G_C]
-    sr, sc, t_len = geo[G_SR], geo[G_SC], geo[G_T]
+    sr, sc = geo[G_SR], geo[G_SC]
     n, k, user = geo[G_N], geo[G_K], geo[G_USER]
     fr_n = (sr + r - 1) // r
     fc_n = (sc + c - 1) // c
-    fold_len = t_len + r + c - 2 if df == OS else t_len + 2 * r + c - 2
+    fold_len = geo[G_FOLD]   # the fold rule's cycles (simulator.hw.fold), one demand row each
     res = np.zeros(R_SIZE, dtype=np.int64)
     for i in range(R_IF_FIRST, R_F_FIRST_REQ + 1):
         res[i] = -1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.config.systolic import SystolicConfig
+from simulator.hw.fold import fold_cycles, spatial
 from workloads.topology import TopologyLayer
 
 
@@ -58,8 +59,7 @@ class ScaleSimLayer:
     @property
     def spatial(self) -> tuple[int, int, int]:
         """(Sr, Sc, T): what maps on the rows, on the columns, and what streams in time."""
-        m, n, k = self.m, self.n, self.k
-        return {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.dataflow]
+        return spatial(self.dataflow, self.m, self.n, self.k)
 
     @property
     def folds(self) -> tuple[int, int]:
@@ -70,9 +70,7 @@ class ScaleSimLayer:
     @property
     def fold_cycles(self) -> int:
         """L: the length of one fold's demand (T + R + C - 2 for os, T + 2R + C - 2 otherwise)."""
-        t = self.spatial[2]
-        extra = self.rows if self.dataflow == "os" else 2 * self.rows
-        return t + extra + self.cols - 2
+        return fold_cycles(self.spatial[2], self.rows, self.cols, self.dataflow)
 
     @property
     def demand_rows(self) -> int:

@@ -102,7 +102,7 @@ def simulate_memory(layer: ScaleSimLayer, compute: ComputeStats, config: Systoli
     user = options.bandwidth_mode == "user"
     sr, sc, t = layer.spatial
     geo = np.array([DATAFLOW_CODE[layer.dataflow], layer.rows, layer.cols, sr, sc, t,
-                    layer.m, layer.n, layer.k, int(user)], dtype=np.int64)
+                    layer.m, layer.n, layer.k, int(user), layer.fold_cycles], dtype=np.int64)
     pix, tap = ifmap_factors(layer)
     sram_kb = config.sram
     if user:

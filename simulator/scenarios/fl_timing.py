@@ -68,7 +68,7 @@ def device_step_us(sizes: list[int], batch: int, target: str, cache: dict) -> fl
     key = (target, tuple(sizes), batch)
     if key not in cache:
         from simulator import api
-        from simulator.config import load_config
+        from simulator.api import load_config
 
         config = load_config(target)
         gemms = []

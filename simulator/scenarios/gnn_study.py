@@ -14,14 +14,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from simulator.config import config_from_dict
+from simulator import api
+from simulator.api import config_from_dict
 from simulator.config.zipper import ZipperConfig
-from simulator.hw.zipper import instruction_timing, simulate_zipper
-from simulator.lower.gnn_systolic import lower_gnn_systolic
-from simulator.lower.zipper import lower_zipper
-from simulator.passes.gnn_redundancy import eliminate_redundancy
-from simulator.targets import get_target
-from workloads.gnn import load_gnn_workload
+from simulator.hw.zipper import instruction_timing
 from workloads.gnn.ir import STAGES
 
 STAGE_OF_TYPE = {"GnnScatter": "scatter", "GnnApplyEdge": "apply_edge",
@@ -86,17 +82,14 @@ def stage_cycles(trace, cfg: ZipperConfig) -> dict[str, int]:
 def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = "") -> GnnRow:
     """Run one model on one graph on zipper, op-by-op and the matched systolic target."""
     spec = f"gnn:{model}:{graph_name}" + (f"?{options}" if options else "")
-    graph = load_gnn_workload(spec)
-    optimized, report = eliminate_redundancy(graph) if cfg.compiler.redundancy_elimination \
-        else (graph, None)
-    trace = lower_zipper(optimized, cfg, spec)
-    result = simulate_zipper(trace, cfg)
+    graph = api.load(spec)
+    trace, result = api.run(cfg, graph)
     serial = cfg.model_copy(deep=True)
     serial.scheduler.policy = "op_by_op"
-    op_by_op = simulate_zipper(lower_zipper(optimized, serial, spec), serial)
-    sys_cfg = matched_systolic(cfg)
-    sys_result = get_target("systolic").simulate(lower_gnn_systolic(optimized, sys_cfg, spec),
-                                                  sys_cfg, False, None)
+    op_by_op = api.run(serial, graph)[1]
+    # the systolic baseline runs the same program (redundancy eliminated when zipper's is)
+    same = ["gnn_redundancy"] if cfg.compiler.redundancy_elimination else []
+    sys_result = api.run(matched_systolic(cfg), graph, passes=same)[1]
     adj = graph.tensor("adj")
     return GnnRow(model=model, graph=graph_name, vertices=graph.tensor("x").shape[0],
                   edges=adj.shape[1], zipper_cycles=result.total_cycles,
@@ -105,7 +98,7 @@ def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = 
                   stage_cycles=stage_cycles(trace, cfg),
                   dram_bytes=result.bytes["dram_read"] + result.bytes["dram_write"],
                   utilization={u.name: u.utilization for u in result.units},
-                  ops_saved=report.saved if report else {},
+                  ops_saved=result.notes.get("gnn_redundancy", {}).get("saved", {}),
                   instructions=len(trace.instructions))
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.config import load_config
+from simulator.api import load_config
 from simulator.config.npu import NpuConfig
 from simulator.errors import ConfigError
 from simulator.scenarios.serving_profile import ModelProfile, default_cache_dir, load_profile

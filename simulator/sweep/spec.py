@@ -26,7 +26,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.config import CONFIG_MODELS
+from simulator.api import config_model, kinds
 from simulator.config.base import read_yaml, set_dotted, validation_error
 from simulator.errors import ArchsimError
 from simulator.sweep.constraints import Constraint, ConstraintSyntaxError, UnknownName
@@ -167,11 +167,11 @@ def parse_spec(data: Any, source: str = "<spec>", lines: dict | None = None,
 
     base, base_source, base_lines = _load_base(data["base"], source, lines, spec_dir, err)
     kind = base.get("kind")
-    if kind not in CONFIG_MODELS:
+    if not isinstance(kind, str) or kind not in kinds():
         got = "missing" if kind is None else f"{kind!r} is unknown"
-        raise SweepError(f"kind: {got}; accepted kinds: {', '.join(CONFIG_MODELS)}",
+        raise SweepError(f"kind: {got}; accepted kinds: {', '.join(kinds())}",
                          where=_where(base_source, base_lines, "kind"))
-    model = CONFIG_MODELS[kind]
+    model = config_model(kind)
 
     fixed = data.get("set") or {}
     if not isinstance(fixed, dict):

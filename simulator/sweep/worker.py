@@ -36,7 +36,7 @@ def _metrics(task: dict[str, Any]) -> dict[str, Any]:
     """The simulation proper. Its own frame, so the trace and result (10^5 objects on a big
     point) are freed before the point's wall time is taken, and count as the point's time."""
     from simulator import api
-    from simulator.config import config_from_dict
+    from simulator.api import config_from_dict
 
     data = task["config"]
     data = json.loads(data) if isinstance(data, str) else data

@@ -74,14 +74,20 @@ class Trace:
     workload: str
     layers: list[LayerInfo] = field(default_factory=list)
     instructions: list[Instruction] = field(default_factory=list)
-    #: In-memory notes from passes (e.g. a tuner's search time); never written to the file, so
-    #: traces stay byte-identical while wall-clock figures still reach the result.
+    #: What passes noted about the graph (a fusion plan, Block-Skim's kept tokens): plain,
+    #: deterministic JSON, written to the header so a replay reports it too.
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Wall-clock figures of the passes that lowered it (a tuner's search time): in memory
+    #: only, never written, so the same inputs give byte-identical trace files.
+    timings: dict[str, Any] = field(default_factory=dict)
 
     def header(self) -> dict[str, Any]:
-        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": self.kind,
+        head = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": self.kind,
                 "config": self.config, "workload": self.workload,
                 "layers": [layer.to_json() for layer in self.layers]}
+        if self.meta:
+            head["meta"] = self.meta
+        return head
 
 
 def _dump(obj: Any) -> str:
@@ -183,5 +189,8 @@ def read_trace(path: str | Path) -> Trace:
                 raise TraceError(f"not valid JSON ({err.msg} at column {err.colno})",
                                  where) from None
             instructions.append(_instruction(obj, where, len(instructions)))
+    meta = head.get("meta", {})
+    if not isinstance(meta, dict):
+        raise TraceError("header 'meta' must be a JSON object", f"{path}:1")
     return Trace(kind=head["kind"], config=head["config"], workload=head["workload"],
-                 layers=layers, instructions=instructions)
+                 layers=layers, instructions=instructions, meta=meta)
