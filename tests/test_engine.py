@@ -69,3 +69,18 @@ def test_progress_reports_every_task_by_the_end():
     Engine().run([Task("u", cycles=1)] * 20000, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (20000, 20000)
     assert [d for d, _ in calls[:-1]] == [8192, 16384]
+
+
+def test_task_latency_delays_dependants_but_not_the_unit():
+    stats = Engine().run([Task("dma", cycles=10, latency=100), Task("dma", cycles=10),
+                          Task("pe", cycles=1, deps=(0,))])
+    assert stats.start == [0, 10, 110]
+    assert stats.end == [110, 20, 111]
+    assert stats.unit_busy["dma"] == 20 and stats.unit_stall["dma"] == 0
+
+
+def test_task_latency_adds_to_the_channel_latency():
+    eng = Engine([Channel("dram", 8, latency=100)])
+    stats = eng.run([Task("dma", channel="dram", nbytes=64, latency=7),
+                     Task("pe", cycles=1, deps=(0,))])
+    assert stats.end[0] == 8 + 100 + 7 and stats.start[1] == 115

@@ -1,88 +1,79 @@
-"""The discrete-event core: units drain in-order task queues on a SimPy clock of integer cycles.
+"""The discrete-event core: units drain task queues on a SimPy clock of integer cycles.
 
 The engine is hardware-agnostic. A hardware model turns its instructions into :class:`Task` s (which
 unit runs it, for how many cycles, or how many bytes it moves over which :class:`Channel`, and which
 earlier tasks it waits for); the engine resolves what closed forms cannot: overlap, contention for
-shared bandwidth, and dependencies. One SimPy event per task, never one per cycle.
+shared bandwidth, and dependencies. How a unit picks its next task is the run's dispatch policy:
+:class:`InOrder` (a compiled instruction stream per unit, this module) or :class:`ReadyWindow`
+(a run-time tile scheduler, :mod:`simulator.engine.window`). One SimPy event per task, never one
+per cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import simpy
 
+from simulator.engine.tasks import (
+    PROGRESS_MASK,
+    Channel,
+    Dispatch,
+    EngineStats,
+    InOrder,
+    ProgressFn,
+    ReadyWindow,
+    Task,
+    forward_dependency,
+    unknown_channel,
+)
+from simulator.engine.window import run_window
 from simulator.errors import TraceError
-
-ProgressFn = Callable[[int, int], None]
-PROGRESS_MASK = 8191  # report every 8192 tasks
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A shared link moving ``bytes_per_cycle``; ``latency`` cycles are added after each transfer
-    (pipelined: the link is free again once the last byte is sent). Transfers are served FIFO."""
-
-    name: str
-    bytes_per_cycle: float
-    latency: int = 0
-
-    def occupancy(self, nbytes: int) -> int:
-        return -(-nbytes // self.bytes_per_cycle) if nbytes > 0 else 0
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One unit of work. Either ``cycles`` of compute, or ``nbytes`` over ``channel`` (plus
-    ``cycles`` of fixed overhead). It starts after every task in ``deps`` has completed."""
-
-    unit: str
-    cycles: int = 0
-    channel: str | None = None
-    nbytes: int = 0
-    deps: tuple[int, ...] = ()
-
-
-@dataclass
-class EngineStats:
-    """What the engine measured: per-task start/end, per-unit busy/stall, per-channel bytes/busy."""
-
-    total_cycles: int
-    start: list[int]
-    end: list[int]
-    unit_busy: dict[str, int] = field(default_factory=dict)
-    unit_stall: dict[str, int] = field(default_factory=dict)
-    channel_bytes: dict[str, int] = field(default_factory=dict)
-    channel_busy: dict[str, int] = field(default_factory=dict)
 
 
 class Engine:
-    """Runs a task list. Each distinct unit becomes one SimPy process.
+    """Runs a task list on the given channels with one dispatch policy for every unit.
 
-    A task's end time is known the moment it starts, so a unit computes when its next task can
-    begin (its dependencies' end times) and sleeps once: one SimPy event per task. A transfer
-    first wakes at the moment it is ready, so the channel is granted in the order requests
-    really arrive (FIFO), then sleeps until its last byte has left.
+    In order, each distinct unit becomes one SimPy process. A task's end time is known the
+    moment it starts, so a unit computes when its next task can begin (its dependencies' end
+    times) and sleeps once: one SimPy event per task. A transfer first wakes at the moment it
+    is ready, so the channel is granted in the order requests really arrive (FIFO), then sleeps
+    until its last byte has left.
     """
 
-    def __init__(self, channels: list[Channel] | None = None) -> None:
+    def __init__(self, channels: list[Channel] | None = None,
+                 dispatch: Dispatch | None = None) -> None:
         self.channels = {c.name: c for c in channels or []}
+        self.dispatch = dispatch or InOrder()
 
     def run(self, tasks: list[Task], progress: ProgressFn | None = None) -> EngineStats:
+        latency = [t.latency for t in tasks]
         return self.run_columns([t.unit for t in tasks], [t.cycles for t in tasks],
                                 [t.channel for t in tasks], [t.nbytes for t in tasks],
-                                [t.deps for t in tasks], progress)
+                                [t.deps for t in tasks], progress,
+                                latency=latency if any(latency) else None,
+                                groups=[t.group for t in tasks])
 
     def run_columns(self, units: list[str], cycles: list[int], channels: list[str | None],
-                    nbytes: list[int], deps: list, progress: ProgressFn | None = None
+                    nbytes: list[int], deps: list, progress: ProgressFn | None = None, *,
+                    latency: list[int] | None = None, groups: list[int] | None = None
                     ) -> EngineStats:
         """The same as :meth:`run` on parallel columns (what hardware models build, cheaply).
 
-        ``progress(done, total)`` is called every few thousand scheduled tasks and at the end.
+        ``latency`` and ``groups`` default to 0 for every task. ``progress(done, total)`` is
+        called every few thousand tasks and at the end.
         """
+        if isinstance(self.dispatch, ReadyWindow):
+            n = len(units)
+            return run_window(units, cycles, channels, nbytes, deps,
+                              latency or [0] * n, groups or [0] * n, self.dispatch.window,
+                              self.channels, progress)
+        return self._run_in_order(units, cycles, channels, nbytes, deps, latency, progress)
+
+    def _run_in_order(self, units: list[str], cycles: list[int], channels: list[str | None],
+                      nbytes: list[int], deps: list, latency: list[int] | None,
+                      progress: ProgressFn | None) -> EngineStats:
         env = simpy.Environment()
         n = len(units)
+        lat = latency or [0] * n
         start = [-1] * n
         end = [-1] * n   # known as soon as the task is scheduled
         scheduled: dict[int, simpy.Event] = {}
@@ -90,12 +81,10 @@ class Engine:
         for i in range(n):
             for d in deps[i]:
                 if not 0 <= d < i:
-                    raise TraceError(f"task {i} depends on {d}; dependencies must point to earlier "
-                                     "instructions", where=f"instruction {i}")
+                    raise forward_dependency(i, d)
             ch = channels[i]
             if ch is not None and ch not in self.channels:
-                raise TraceError(f"unknown channel {ch!r}; known: "
-                                 f"{', '.join(self.channels) or 'none'}", where=f"instruction {i}")
+                raise unknown_channel(i, ch, self.channels)
             queues.setdefault(units[i], []).append(i)
         channel_free = dict.fromkeys(self.channels, 0)
         channel_bytes = dict.fromkeys(self.channels, 0)
@@ -122,9 +111,9 @@ class Engine:
                 ch = channels[i]
                 if ch is None:
                     start[i] = ready
-                    end[i] = finish = ready + cycles[i]
+                    hold = ready + cycles[i]
+                    end[i] = hold + lat[i]
                     busy += cycles[i]
-                    hold = finish
                 else:
                     if ready > env.now:
                         yield timeout(ready - env.now)
@@ -136,7 +125,7 @@ class Engine:
                     channel_bytes[ch] += size
                     channel_busy[ch] += occupied
                     start[i] = begin
-                    end[i] = hold + latency
+                    end[i] = hold + latency + lat[i]
                     busy += occupied
                 stall += start[i] - free_at
                 scheduled_count[0] += 1
