@@ -15,16 +15,15 @@ The scheduler is the hardware's: instructions belong to scheduling tiles (``dims
 are admitted in order, at most ``scheduler.tiles_in_flight`` (S) at a time, and a tile retires
 when all its instructions have completed. Whenever a unit is idle it takes the oldest ready
 instruction (dependencies complete, tile admitted), so instructions of different tiles run on
-different units at the same time. One heap event per instruction; the engine's statistics type
-carries the result, so reports and timelines are shared with every other target.
+different units at the same time. This is the engine's :class:`~simulator.engine.ReadyWindow`
+dispatch policy (tiles are its groups, a transfer's DRAM latency its completion latency), so
+reports and timelines are shared with every other target.
 """
 
 from __future__ import annotations
 
-import heapq
-
 from simulator.config.zipper import ZipperConfig
-from simulator.engine import EngineStats
+from simulator.engine import Engine, EngineStats, ReadyWindow
 from simulator.errors import TraceError
 from simulator.hw.common import build_result
 from simulator.hw.vector import vector_cycles
@@ -80,84 +79,15 @@ def instruction_timing(trace: Trace, cfg: ZipperConfig) -> tuple[list[str], list
 
 
 def schedule(trace: Trace, cfg: ZipperConfig, progress=None) -> EngineStats:
-    """Run the tile-window list scheduler; returns per-instruction start/end and unit stats."""
-    n = len(trace.instructions)
-    units, occ, tail = instruction_timing(trace, cfg)
-    tile = [ins.dims.get("tile", 0) for ins in trace.instructions]
-    pending = [len(ins.deps) for ins in trace.instructions]
-    dependents: list[list[int]] = [[] for _ in range(n)]
-    for ins in trace.instructions:
-        for d in ins.deps:
-            if not 0 <= d < ins.id:
-                raise TraceError(f"depends on {d}; dependencies must point to earlier "
-                                 "instructions", where=f"instruction {ins.id}")
-            dependents[d].append(ins.id)
-    tiles = sorted(set(tile))
-    rank = {t: i for i, t in enumerate(tiles)}
-    members: list[list[int]] = [[] for _ in tiles]
-    for i, t in enumerate(tile):
-        members[rank[t]].append(i)
-    left = [len(m) for m in members]
-    window = cfg.scheduler.tiles_in_flight
-    admitted = 0
-    in_flight = 0
-    ready: dict[str, list[int]] = {u: [] for u in set(units)}
-    free_at = dict.fromkeys(ready, 0)
-    busy = dict.fromkeys(ready, 0)
-    start, end = [-1] * n, [-1] * n
-    events: list[tuple[int, int]] = []   # (completion time, instruction)
-    now = 0
-    done = 0
-
-    def admit() -> None:
-        nonlocal admitted, in_flight
-        while admitted < len(members) and in_flight < window:
-            for i in members[admitted]:
-                if pending[i] == 0:
-                    heapq.heappush(ready[units[i]], i)
-            in_flight += 1
-            admitted += 1
-
-    admit()
-    while done < n:
-        for unit, queue in ready.items():
-            if queue and free_at[unit] <= now:
-                i = heapq.heappop(queue)
-                start[i] = now
-                free_at[unit] = now + occ[i]
-                busy[unit] += occ[i]
-                end[i] = now + occ[i] + tail[i]
-                heapq.heappush(events, (end[i], i))
-        # next moment something changes: a completion or a unit becoming free with work
-        wake = [free_at[u] for u, q in ready.items() if q and free_at[u] > now]
-        if not events and not wake:
-            stuck = next(i for i in range(n) if end[i] < 0)
-            raise TraceError(f"deadlock: instruction {stuck} never became ready",
-                             where=f"instruction {stuck}")
-        now = min(wake + ([events[0][0]] if events else []))
-        while events and events[0][0] <= now:
-            _, i = heapq.heappop(events)
-            done += 1
-            for j in dependents[i]:
-                pending[j] -= 1
-                if pending[j] == 0 and rank[tile[j]] < admitted:
-                    heapq.heappush(ready[units[j]], j)
-            r = rank[tile[i]]
-            left[r] -= 1
-            if left[r] == 0:
-                in_flight -= 1
-                admit()
-        if progress is not None and not done & 8191:
-            progress(done, n)
-    if progress is not None:
-        progress(n, n)
-    total = max(end, default=0)
-    last = {u: 0 for u in ready}
-    for i in range(n):
-        last[units[i]] = max(last[units[i]], end[i] - tail[i])
-    return EngineStats(total_cycles=total, start=start, end=end, unit_busy=busy,
-                       unit_stall={u: last[u] - busy[u] for u in busy},
-                       channel_bytes={}, channel_busy={"dram": busy.get("dma", 0)})
+    """Run the tile-window scheduler on the engine; per-instruction start/end and unit stats."""
+    units, occupancy, tail = instruction_timing(trace, cfg)
+    n = len(units)
+    engine = Engine(dispatch=ReadyWindow(cfg.scheduler.tiles_in_flight))
+    stats = engine.run_columns(units, occupancy, [None] * n, [0] * n,
+                               [ins.deps for ins in trace.instructions], progress, latency=tail,
+                               groups=[ins.dims.get("tile", 0) for ins in trace.instructions])
+    stats.channel_busy = {"dram": stats.unit_busy.get("dma", 0)}   # the dma unit is the channel
+    return stats
 
 
 def simulate_zipper(trace: Trace, config: ZipperConfig, timeline: bool = False,
