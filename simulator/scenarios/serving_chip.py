@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
+
+from simulator.engine import Event, Simulation
 
 EPS = 1e-9
 
@@ -80,7 +81,7 @@ def contention_level(times: Sequence[Sequence[float]], dram: Sequence[float],
 class _Kernel:
     times: tuple[float, ...]
     dram: float
-    done: simpy.Event
+    done: Event
     remaining: float = 1.0
     t_now: float = 0.0
 
@@ -93,8 +94,8 @@ class _Kernel:
 class Chip:
     """The kernels running now, their progress, and the DRAM contention level they share."""
 
-    def __init__(self, env: simpy.Environment, bandwidth: float, levels: list[float]) -> None:
-        self.env = env
+    def __init__(self, sim: Simulation, bandwidth: float, levels: list[float]) -> None:
+        self.sim = sim
         self.bandwidth = bandwidth
         self.levels = np.asarray(levels, dtype=np.float64)
         self.level_list = [float(x) for x in levels]
@@ -106,11 +107,11 @@ class Chip:
         self.level_time = 0.0
         self.busy_time = 0.0
 
-    def run(self, times: np.ndarray, dram: float) -> simpy.Event:
+    def run(self, times: np.ndarray, dram: float) -> Event:
         """Start a kernel now; the returned event fires when it has finished."""
         self._advance()
         kernel = _Kernel(tuple(np.maximum.accumulate(np.asarray(times, dtype=np.float64))
-                               .tolist()), float(dram), self.env.event())
+                               .tolist()), float(dram), self.sim.event())
         self.running.append(kernel)
         self._reschedule()
         return kernel.done
@@ -125,7 +126,7 @@ class Chip:
         return contention_level(rows, moved, self.level_list, self.bandwidth)
 
     def _advance(self) -> None:
-        now = self.env.now
+        now = self.sim.now
         dt = now - self._last
         if dt > 0 and self.running:
             for k in self.running:
@@ -150,7 +151,7 @@ class Chip:
                 time_at(k.times, self.level_list, self.level)
         wait = min(max(0.0, k.remaining) * k.t_now for k in self.running)
         generation = self._generation
-        self.env.timeout(wait).callbacks.append(self._wake(generation))
+        self.sim.timeout(wait).callbacks.append(self._wake(generation))
 
     def _wake(self, generation: int) -> Callable:
         def fire(_event) -> None:

@@ -1,8 +1,8 @@
 """One serving run: Poisson requests of several tenants on a many-core chip, one scheduling policy.
 
-A SimPy process per request walks its model's layers in *blocks*; before each block it asks the
-scheduler for cores. The scheduler serves waiting requests oldest first (FCFS by arrival) and
-decides at the moment cores are free:
+A process per request (on the engine's :class:`~simulator.engine.Simulation` clock) walks its
+model's layers in *blocks*; before each block it asks the scheduler for cores. The scheduler
+serves waiting requests oldest first (FCFS by arrival) and decides at the moment cores are free:
 
 - the block's extent: the whole model (model-wise), one layer (layer-wise), ``k`` layers (a
   fixed block), ``k`` from the feedback controller (which doubles ``k`` when more than ``high``
@@ -26,13 +26,12 @@ contention level it would run under now.
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
+from simulator.engine import Event, Simulation, WaitingLine
 from simulator.scenarios.serving_chip import Chip, times_at
 from simulator.scenarios.serving_plan import BlockPlanner
 from simulator.scenarios.serving_profile import ModelProfile
@@ -125,10 +124,10 @@ class BlockController:
 class Scheduler:
     """Free cores and the requests waiting for them, oldest first."""
 
-    def __init__(self, env: simpy.Environment, tenants: list[Tenant], cores: int,
+    def __init__(self, sim: Simulation, tenants: list[Tenant], cores: int,
                  options: list[int], policy: PolicySpec, adaptive: AdaptiveBlockSpec,
                  dispatch: float, alpha: float = 1.0) -> None:
-        self.env = env
+        self.sim = sim
         self.alpha = alpha
         self.tenants = tenants
         self.free = cores
@@ -137,7 +136,8 @@ class Scheduler:
         self.dispatch = dispatch
         self.adaptive = adaptive
         self.controller = BlockController(adaptive) if policy.block == "feedback" else None
-        self.waiting: list[tuple[float, int, Request, int, simpy.Event]] = []
+        #: requests waiting for cores, oldest first: (request, first layer, grant event)
+        self.waiting: WaitingLine[tuple[Request, int, Event]] = WaitingLine()
         self.decisions = 0
         self.conflicts = 0
         self.core_time = 0.0
@@ -146,20 +146,20 @@ class Scheduler:
         self.grants: list[tuple[int, int, int, int, int, float]] = []
 
     def next_block(self, req: Request, layer: int, release: int = 0,
-                   held_since: float = 0.0) -> simpy.Event:
+                   held_since: float = 0.0) -> Event:
         """Give back ``release`` cores (held since ``held_since``) and queue for the block that
         starts at ``layer``; the event's value is ``(end layer, cores)``."""
         if release:
             self.free += release
-            self.core_time += release * (self.env.now - held_since)
-        ev = self.env.event()
-        heapq.heappush(self.waiting, (req.arrival, req.ident, req, layer, ev))
+            self.core_time += release * (self.sim.now - held_since)
+        ev = self.sim.event()
+        self.waiting.push((req.arrival, req.ident), (req, layer, ev))
         self._dispatch()
         return ev
 
     def finish(self, release: int, held_since: float) -> None:
         self.free += release
-        self.core_time += release * (self.env.now - held_since)
+        self.core_time += release * (self.sim.now - held_since)
         self._dispatch()
 
     def _extent(self, tenant: Tenant, layer: int) -> int:
@@ -173,15 +173,15 @@ class Scheduler:
 
     def demand(self, req: Request, tenant: Tenant, start: int, end: int) -> int:
         """Cores for the block in the least core-hungry plan that fits the remaining slack."""
-        slack = req.arrival + tenant.qos - self.env.now
+        slack = req.arrival + tenant.qos - self.sim.now
         return tenant.planner(self.dispatch).cores(start, end - start, self.alpha * slack)
 
     def _dispatch(self) -> None:
         while self.waiting and self.free > 0:
-            _, _, req, layer, ev = heapq.heappop(self.waiting)
+            req, layer, ev = self.waiting.pop()
             tenant = self.tenants[req.tenant]
             if self.policy.granularity == "block" and self.policy.block == "adaptive":
-                slack = self.alpha * (req.arrival + tenant.qos - self.env.now)
+                slack = self.alpha * (req.arrival + tenant.qos - self.sim.now)
                 end, want = tenant.planner(self.dispatch).target_block(
                     layer, slack, self.free, self.adaptive.max)
             else:
@@ -196,7 +196,7 @@ class Scheduler:
             if self.controller is not None:
                 self.controller.record(conflict)
             self.block_sizes.append(end - layer)
-            self.grants.append((req.ident, layer, end, want, got, self.env.now))
+            self.grants.append((req.ident, layer, end, want, got, self.sim.now))
             self.free -= got
             ev.succeed((end, got))
 
@@ -222,9 +222,9 @@ def simulate_serving(tenants: list[Tenant], cores: int, options: list[int], band
                      arrivals: np.ndarray, which: np.ndarray, dispatch: float = 0.0,
                      alpha: float = 1.0) -> RunResult:
     """Serve requests arriving at ``arrivals`` (cycles, sorted) of tenants ``which``."""
-    env = simpy.Environment()
-    chip = Chip(env, bandwidth, levels)
-    sched = Scheduler(env, tenants, cores, options, policy, adaptive, dispatch, alpha)
+    sim = Simulation()
+    chip = Chip(sim, bandwidth, levels)
+    sched = Scheduler(sim, tenants, cores, options, policy, adaptive, dispatch, alpha)
     requests = [Request(i, int(t), float(a)) for i, (a, t) in
                 enumerate(zip(arrivals, which, strict=True))]
     ac = policy.compilation == "adaptive"
@@ -234,27 +234,27 @@ def simulate_serving(tenants: list[Tenant], cores: int, options: list[int], band
         layer, held, since = 0, 0, 0.0
         while layer < tenant.layers:
             end, held = yield sched.next_block(req, layer, held, since)
-            since = env.now
+            since = sim.now
             if dispatch:
-                yield env.timeout(dispatch)
+                yield sim.timeout(dispatch)
             for li in range(layer, end):
                 times, dram = pick_kernel(tenant, li, held, options, chip, ac)
                 yield chip.run(times, dram)
             layer = end
         sched.finish(held, since)
-        req.done = env.now
+        req.done = sim.now
 
     def arrive():
         for req in requests:
-            if req.arrival > env.now:
-                yield env.timeout(req.arrival - env.now)
-            env.process(serve(req))
+            if req.arrival > sim.now:
+                yield sim.timeout(req.arrival - sim.now)
+            sim.process(serve(req))
 
-    env.process(arrive())
-    env.run()
+    sim.process(arrive())
+    sim.run()
     latency = np.array([r.done - r.arrival for r in requests])
     qos = np.array([tenants[r.tenant].qos for r in requests])
     mean_level = chip.level_time / chip.busy_time if chip.busy_time else 1.0
     return RunResult(latency, np.asarray(which), qos, sched.decisions, sched.conflicts,
-                     float(env.now), sched.core_time, cores, mean_level, sched.block_sizes,
+                     float(sim.now), sched.core_time, cores, mean_level, sched.block_sizes,
                      sched.grants)
