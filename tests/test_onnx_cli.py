@@ -131,19 +131,15 @@ def test_functional_on_zoo_models(capsys):
 def bad_models(tmp_path) -> dict[str, str]:
     dynamic_model(tmp_path / "dyn.onnx")
     dynamic_model(tmp_path / "foo.onnx", op="FooOp")
-    dynamic_model(tmp_path / "softsign.onnx", op="Softsign")   # imports, but no systolic rule
     (tmp_path / "junk.onnx").write_bytes(b"not a protobuf at all")
     return {"dyn": str(tmp_path / "dyn.onnx"), "foo": str(tmp_path / "foo.onnx"),
-            "junk": str(tmp_path / "junk.onnx"), "missing": str(tmp_path / "missing.onnx"),
-            "softsign": str(tmp_path / "softsign.onnx")}
+            "junk": str(tmp_path / "junk.onnx"), "missing": str(tmp_path / "missing.onnx")}
 
 
 @pytest.mark.parametrize("argv, message", [
     (["missing"], "missing.onnx: no such ONNX file"),
     (["junk"], "junk.onnx: cannot read ONNX model"),
     (["foo"], "foo.onnx: unsupported ONNX operator: FooOp (node 'act', opset 17)"),
-    (["softsign", "--input-shape", "x=1x3x8x8"], "the systolic target cannot run: Softsign "
-                                                   "(node 'act')"),
     (["dyn"], "dyn.onnx: input 'x' has dynamic dim 0 (batch); pass --input-shape x=1x3x8x8"),
     (["dyn", "--input-shape", "x=2x3"], "input 'x' has rank 4, --input-shape gives 2x3"),
     (["dyn", "--input-shape", "x=2x3x9x9"], "dim 2 is fixed to 8 in the model"),

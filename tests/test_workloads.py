@@ -63,7 +63,7 @@ def test_graph_validation_catches_order_and_unknown_tensors():
     ("resnet18", 1_814_073_344), ("alexnet", 714_188_480), ("mobilenet_v1", 568_740_352),
 ])
 def test_zoo_mac_counts(name, macs):
-    from simulator.lower.gemm_view import gemm_shapes
+    from workloads.ops import gemm_shapes
 
     g = load_workload(name)
     assert sum(s.m * s.n * s.k for op in g.ops for s in gemm_shapes(g, op, 1)) == macs

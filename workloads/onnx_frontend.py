@@ -2,7 +2,8 @@
 
 Steps: read, inline model-local functions, refuse unsupported operators (all listed at once), pin
 dynamic input dims (``--input-shape NAME=1x3x224x224``), run ONNX shape inference on a copy without
-the large weights, then hand each node to its handler in :mod:`workloads.onnx_ops`. onnx is imported
+the large weights, then hand each node to its operator's entry in the catalogue
+(:mod:`workloads.ops`: shape rule, constant folding with the numpy semantics). onnx is imported
 inside the functions: it is heavy, and ``import workloads`` must not pay for it.
 """
 
@@ -15,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from workloads import ops
 from workloads.errors import WorkloadError
 from workloads.graph import Graph, Tensor
-from workloads.onnx_ops import HANDLERS, Context, Node, Shape
+from workloads.ops.importing import Context, Node, Shape
 
 INPUT_SHAPE_FORM = "NAME=D1xD2x... (e.g. input=1x3x224x224)"
 DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -63,7 +65,8 @@ def load_onnx(path_or_model: Any, input_shapes: dict[str, tuple[int, ...]] | Non
             graph.add_tensor(Tensor(vi.name, pinned[vi.name], dtype=dtype_name(elem)))
             graph.inputs.append(vi.name)
     for node in decoded_nodes(model, where):
-        HANDLERS[node.op_type](ctx, node)
+        spec = ops.get(node.op_type)
+        spec.importer(ctx, node, spec)
     graph.outputs = [o.name for o in model.graph.output]
     prune(graph)
     graph.validate()
@@ -94,12 +97,18 @@ def opsets(model: Any) -> dict[str, int]:
     return versions
 
 
+def importable(op_type: str, domain: str = "", opset: int | None = None) -> bool:
+    """The catalogue has an ONNX import rule for the operator at this opset."""
+    spec = ops.find(op_type) if domain in DEFAULT_DOMAINS else None
+    return spec is not None and spec.importable and spec.supports(opset)
+
+
 def check_supported(model: Any, where: str) -> None:
-    """One error listing every node whose operator has no handler."""
+    """One error listing every node whose operator the catalogue cannot import."""
     versions = opsets(model)
     bad = []
     for index, node in enumerate(model.graph.node):
-        if node.domain not in DEFAULT_DOMAINS or node.op_type not in HANDLERS:
+        if not importable(node.op_type, node.domain, versions.get(node.domain, versions[""])):
             op = f"{node.domain}.{node.op_type}" if node.domain not in DEFAULT_DOMAINS \
                 else node.op_type
             bad.append(f"{op} (node '{node.name or f'{node.op_type}_{index}'}', "

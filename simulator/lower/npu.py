@@ -28,12 +28,19 @@ from dataclasses import dataclass
 from simulator.config.npu import NpuConfig, mean_hops
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import WorkloadError
-from simulator.lower.gemm_view import GEMM_OPS, element_bytes, gemm_shapes, needs_im2col
 from simulator.lower.implicit_conv import ConvGeometry
 from simulator.lower.systolic import SystolicLowering
-from simulator.lower.vector_ops import ALIAS_OPS, is_vector_op, vector_work
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
+from workloads.ops import (
+    element_bytes,
+    gemm_shapes,
+    has_vector_cost,
+    is_matmul,
+    is_view,
+    needs_im2col,
+    vector_work,
+)
 
 SYNC_UNIT = "sync"
 
@@ -54,7 +61,7 @@ def alias_roots(graph: Graph) -> dict[str, str]:
     """Tensor -> the buffer it views (through Reshape/Flatten/...); itself if not a view."""
     roots: dict[str, str] = {}
     for op in graph.ops:
-        if op.type in ALIAS_OPS and op.inputs:
+        if is_view(op.type) and op.inputs:
             src = roots.get(op.inputs[0], op.inputs[0])
             for out in op.outputs:
                 roots[out] = src
@@ -65,7 +72,7 @@ def buffer_users(graph: Graph, roots: dict[str, str]) -> dict[str, list[int]]:
     """Buffer -> indices of the non-view ops that read it (directly or through a view)."""
     users: dict[str, list[int]] = {}
     for i, op in enumerate(graph.ops):
-        if op.type in ALIAS_OPS:
+        if is_view(op.type):
             continue
         for name in dict.fromkeys(t for t in op.inputs if t):
             users.setdefault(roots.get(name, name), []).append(i)
@@ -189,7 +196,7 @@ class NpuLowering:
         usage = [0] * (max(positions) - first + 1)
         keep: set[str] = set()
         for op in ops:
-            if op.type in ALIAS_OPS:
+            if is_view(op.type):
                 continue
             p = self.index[op.name]
             for out in op.outputs:
@@ -220,9 +227,9 @@ class NpuLowering:
             if is_depthwise(self.graph, op):
                 info = self._vector(op, state, depthwise_work(self.graph, op))
                 info.macs = info.vector_ops
-            elif op.type in GEMM_OPS:
+            elif is_matmul(op.type):
                 info = self._gemm(op, state)
-            elif op.type in ALIAS_OPS:
+            elif is_view(op.type):
                 for low in lowerings:
                     src = low.last_write.get(op.inputs[0])
                     for out in op.outputs:
@@ -369,8 +376,8 @@ class _KernelState:
 
 def check_supported(graph: Graph) -> None:
     """Every op must be GEMM-like, a vector op or a view; all offenders are named at once."""
-    bad = [op for op in graph.ops if op.type not in GEMM_OPS and op.type not in ALIAS_OPS
-           and not is_vector_op(op.type)]
+    bad = [op for op in graph.ops if not is_matmul(op.type) and not is_view(op.type)
+           and not has_vector_cost(op.type)]
     if bad:
         listed = ", ".join(f"{op.type} (node {op.name!r})" for op in bad)
         raise WorkloadError(f"the npu target cannot run: {listed}", where=graph.name)
@@ -394,7 +401,7 @@ def layer_by_layer(graph: Graph, cores: int) -> list[KernelSpec]:
     """The untuned plan: every op its own kernel; a free view joins the kernel before it."""
     kernels: list[list[str]] = []
     for op in graph.ops:
-        if op.type in ALIAS_OPS and kernels:
+        if is_view(op.type) and kernels:
             kernels[-1].append(op.name)
         else:
             kernels.append([op.name])

@@ -33,17 +33,23 @@ import numpy as np
 from simulator.config.sparse_tc import SparseTCConfig
 from simulator.errors import WorkloadError
 from simulator.lower import bitmap as bm
-from simulator.lower.gemm_view import GEMM_OPS, GemmShape, element_bytes, gemm_shapes, needs_im2col
 from simulator.lower.sparse_data import im2col_mask, operand_nonzero, tensor_nonzero
 from simulator.lower.vector_ops import (
-    ALIAS_OPS,
-    is_vector_op,
     lower_alias_op,
     lower_vector_op,
     op_args,
 )
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
+from workloads.ops import (
+    GemmShape,
+    element_bytes,
+    gemm_shapes,
+    has_vector_cost,
+    is_matmul,
+    is_view,
+    needs_im2col,
+)
 
 VARIANTS = ("sparse", "dense", "s24")
 TILE_LADDER = ((128, 256), (128, 128), (64, 128), (64, 64), (32, 64), (32, 32))
@@ -106,9 +112,9 @@ class SparseTCLowering:
     # -- layers --------------------------------------------------------------------------
 
     def lower_layer(self, graph: Graph, op: Op) -> LayerInfo:
-        if op.type in GEMM_OPS:
+        if is_matmul(op.type):
             return self._lower_gemm_op(graph, op)
-        if op.type in ALIAS_OPS:
+        if is_view(op.type):
             for out in op.outputs:
                 if op.inputs[0] in self.encoded:
                     self.encoded[out] = self.encoded[op.inputs[0]]
@@ -391,8 +397,8 @@ class SparseTCLowering:
 def lower_sparse_tc(graph: Graph, config: SparseTCConfig, workload: str | None = None) -> Trace:
     """Lower every op of ``graph``; ops no unit can run are reported together, by operator."""
     graph.validate()
-    unsupported = [op for op in graph.ops if op.type not in GEMM_OPS and
-                   op.type not in ALIAS_OPS and not is_vector_op(op.type)]
+    unsupported = [op for op in graph.ops if not is_matmul(op.type) and
+                   not is_view(op.type) and not has_vector_cost(op.type)]
     if unsupported:
         listed = ", ".join(f"{op.type} (node {op.name!r})" for op in unsupported)
         raise WorkloadError(f"the sparse_tc target cannot run: {listed}", where=graph.name)

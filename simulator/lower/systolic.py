@@ -21,22 +21,23 @@ from dataclasses import dataclass
 
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import WorkloadError
-from simulator.lower.gemm_view import (
-    GEMM_OPS,
-    GemmShape,
-    gemm_shapes,
-    needs_im2col,
-)
 from simulator.lower.implicit_conv import ConvGeometry
 from simulator.lower.vector_ops import (
-    ALIAS_OPS,
-    is_vector_op,
     lower_alias_op,
     lower_vector_op,
     op_args,
 )
 from simulator.trace import Instruction, LayerInfo, Trace
 from workloads.graph import Graph, Op
+from workloads.ops import (
+    GemmShape,
+    gemm_shapes,
+    has_vector_cost,
+    is_gnn,
+    is_matmul,
+    is_view,
+    needs_im2col,
+)
 
 
 @dataclass
@@ -125,9 +126,9 @@ class SystolicLowering:
 
     def lower_layer(self, graph: Graph, op: Op) -> LayerInfo:
         """One graph op: GEMM-like ops on the array, others on the vector unit, views for free."""
-        if op.type in GEMM_OPS:
+        if is_matmul(op.type):
             return self._lower_gemm_op(graph, op)
-        if op.type in ALIAS_OPS:
+        if is_view(op.type):
             return lower_alias_op(graph, op, self.last_write)
         return lower_vector_op(self.out.emit, graph, op, self.last_write, self.cfg.word_bytes)
 
@@ -278,12 +279,12 @@ def tile_origin(df: str, r0: int, c0: int, t0: int, r: int, c: int, t: int) -> d
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:
     """Lower every op of ``graph``; ops no unit can run are reported together, by operator."""
     graph.validate()
-    if any(op.type.startswith("Gnn") for op in graph.ops):   # GNN baseline, issue 7
+    if any(is_gnn(op.type) for op in graph.ops):   # GNN baseline, issue 7
         from simulator.lower.gnn_systolic import lower_gnn_systolic
 
         return lower_gnn_systolic(graph, config, workload)
-    unsupported = [op for op in graph.ops if op.type not in GEMM_OPS and
-                   op.type not in ALIAS_OPS and not is_vector_op(op.type)]
+    unsupported = [op for op in graph.ops if not is_matmul(op.type) and
+                   not is_view(op.type) and not has_vector_cost(op.type)]
     if unsupported:
         listed = ", ".join(f"{op.type} (node {op.name!r})" for op in unsupported)
         raise WorkloadError(f"the systolic target cannot run: {listed}", where=graph.name)

@@ -1,61 +1,17 @@
-"""Non-GEMM operators: which are free views and how much vector work the others are.
+"""Lowering of non-GEMM operators, shared by the targets that run them out of DRAM.
 
-The hardware model turns ``work`` into cycles (``simulator.hw.vector``); ``work`` is the op's
-element count times the per-element cost below (a transcendental is a few operations; a pooling
-window is one per tap; a normalisation is a handful per element: reduce, subtract, scale).
+Which ops are free views and how much vector work the others are is the operator catalogue's
+(:mod:`workloads.ops`: ``is_view``, ``has_vector_cost``, ``vector_work``); the hardware model
+turns ``work`` into cycles (``simulator.hw.vector``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from simulator.lower.gemm_view import element_bytes
 from simulator.trace import LayerInfo
+from workloads import ops
 from workloads.graph import Graph, Op
-
-#: Ops that only reinterpret a buffer: no instruction, the output aliases the input.
-ALIAS_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
-
-#: Per-element cost (operations per output element) of elementwise-style vector ops.
-PER_ELEMENT = {
-    **dict.fromkeys(("Relu", "LeakyRelu", "Clip", "Add", "Sub", "Mul", "Max", "Min", "Neg",
-                     "Abs", "Sum", "Where", "Equal", "Less", "Greater", "Not", "And", "Or",
-                     "Cast", "PRelu", "HardSigmoid", "HardSwish", "GreaterOrEqual",
-                     "LessOrEqual", "Xor", "IsNaN", "IsInf"), 1),
-    **dict.fromkeys(("Concat", "Transpose", "Split", "Slice", "Gather", "GatherND", "Pad",
-                     "Expand", "Tile", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"), 1),
-    **dict.fromkeys(("Div", "Reciprocal", "BatchNormalization"), 2),
-    "DequantizeLinear": 2,  # subtract zero point, scale
-    "QuantizeLinear": 3,    # scale, round, add zero point and saturate
-    **dict.fromkeys(("Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Pow", "Erf"), 4),
-    "Softmax": 5,      # max, subtract, exp, sum, divide
-    "LayerNormalization": 8,
-    "Gelu": 8,
-}
-
-#: Ops whose work is one operation per *input* element (reductions).
-PER_INPUT_ELEMENT = frozenset({"GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceSum",
-                               "ReduceMax", "ReduceMin", "ReduceL2"})
-
-POOL_OPS = frozenset({"MaxPool", "AveragePool", "LpPool"})
-
-
-def is_vector_op(op_type: str) -> bool:
-    return op_type in PER_ELEMENT or op_type in PER_INPUT_ELEMENT or op_type in POOL_OPS or \
-        op_type == "LRN"
-
-
-def vector_work(graph: Graph, op: Op) -> int:
-    """Element operations the op performs on a vector unit."""
-    out = sum(graph.tensor(t).numel for t in op.outputs if t)
-    if op.type in POOL_OPS:
-        return out * math.prod(op.attrs.get("kernel_shape", [1]))
-    if op.type in PER_INPUT_ELEMENT:
-        return graph.tensor(op.inputs[0]).numel
-    if op.type == "LRN":
-        return out * (int(op.attrs.get("size", 5)) + 3)
-    return out * PER_ELEMENT[op.type]
 
 
 def op_args(graph: Graph, op: Op) -> dict:
@@ -83,21 +39,23 @@ def lower_alias_op(graph: Graph, op: Op, last_write: dict[str, int]) -> LayerInf
 
 def lower_vector_op(emit: Callable[..., int], graph: Graph, op: Op, last_write: dict[str, int],
                     word_bytes: int, *, vector_unit: str = "vector",
-                    store_unit: str = "dma_store") -> LayerInfo:
+                    store_unit: str = "dma_store",
+                    costs: Mapping[str, float | Mapping[str, float]] | None = None) -> LayerInfo:
     """LOAD the inputs, one VEC on ``vector_unit``, STORE the outputs: the same shape on every
     target that runs non-GEMM ops out of DRAM. ``emit(op, unit, layer, dims, bytes, deps,
-    tensor)`` appends an instruction and returns its id."""
+    tensor)`` appends an instruction and returns its id; ``costs`` overrides the catalogue's
+    default vector costs (see :func:`workloads.ops.vector_work`)."""
     loads = []
     for name in dict.fromkeys(t for t in op.inputs if t):
-        nbytes = graph.tensor(name).numel * element_bytes(graph, name, word_bytes)
+        nbytes = graph.tensor(name).numel * ops.element_bytes(graph, name, word_bytes)
         loads.append(emit("LOAD", "dma_load", op.name, {}, {"dram_read": nbytes},
                           [last_write.get(name)], name))
-    work = vector_work(graph, op)
+    work = ops.vector_work(graph, op, costs)
     out_elems = sum(graph.tensor(t).numel for t in op.outputs if t)
     vec = emit("VEC", vector_unit, op.name, {"work": work, "elements": out_elems}, {}, loads,
                op.outputs[0])
     for name in (t for t in op.outputs if t):
-        nbytes = graph.tensor(name).numel * element_bytes(graph, name, word_bytes)
+        nbytes = graph.tensor(name).numel * ops.element_bytes(graph, name, word_bytes)
         last_write[name] = emit("STORE", store_unit, op.name, {}, {"dram_write": nbytes}, [vec],
                                 name)
     return LayerInfo(name=op.name, op=op.type, macs=0, vector_ops=work,

@@ -35,7 +35,6 @@ import numpy as np
 
 from simulator.config.npu import NpuConfig
 from simulator.hw.npu import sync_cycles
-from simulator.lower.gemm_view import GEMM_OPS, gemm_shapes
 from simulator.lower.npu import (
     KernelSpec,
     NpuLowering,
@@ -43,9 +42,9 @@ from simulator.lower.npu import (
     depthwise_work,
     is_depthwise,
 )
-from simulator.lower.vector_ops import ALIAS_OPS, vector_work
 from simulator.passes.fusion_search import DEFAULT_MAX_GROUP, KernelCoster, fusion_units
 from workloads.graph import Graph, Op, Tensor, add_conv
+from workloads.ops import gemm_shapes, is_matmul, is_view, vector_work
 
 #: What the learned cost weighs (cycles each, summed over the kernel's layers).
 FEATURES = ("layer_bound", "layer_overlap", "array_folds", "layers", "barrier_sync",
@@ -177,7 +176,7 @@ class KernelFeatures:
         self.candidates: list[list[tuple[str, int, int]]] = []
         for op in graph.ops:
             cands = []
-            if op.type not in ALIAS_OPS:
+            if not is_view(op.type):
                 for out in op.outputs:
                     if not out or low.root(out) != out or out in low.outputs:
                         continue
@@ -215,9 +214,9 @@ class KernelFeatures:
             return self.terms[key]
         g, low, op = self.graph, self.low, self.graph.ops[p]
         t: _OpTerms | None
-        if op.type in ALIAS_OPS:
+        if is_view(op.type):
             t = None
-        elif op.type in GEMM_OPS and not is_depthwise(g, op):
+        elif is_matmul(op.type) and not is_depthwise(g, op):
             shapes = gemm_shapes(g, op, low.wb)
             s, groups = shapes[0], len(shapes)
             x, w = op.inputs[0], op.inputs[1]

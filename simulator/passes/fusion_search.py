@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from simulator.config.npu import NpuConfig
 from simulator.hw.npu import simulate_kernels
 from simulator.lower.npu import KernelSpec, NpuLowering, lower_kernels
-from simulator.lower.vector_ops import ALIAS_OPS
 from simulator.trace import Trace
 from workloads.graph import Graph, Op
+from workloads.ops import is_view
 
 DEFAULT_MAX_GROUP = 8
 
@@ -45,7 +45,7 @@ def fusion_units(graph: Graph) -> list[list[Op]]:
         data = [t for t in dict.fromkeys(op.inputs) if t and graph.tensor(t).values is None]
         follows = prev is not None and len(data) == 1 and data[0] in prev.outputs and \
             readers.get(data[0], 0) == 1 and op.type not in ("Conv", "Gemm", "MatMul")
-        if units and (follows or (op.type in ALIAS_OPS and prev is not None)):
+        if units and (follows or (is_view(op.type) and prev is not None)):
             units[-1].append(op)
         else:
             units.append([op])

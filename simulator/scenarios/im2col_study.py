@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from simulator import api
-from simulator.lower.gemm_view import element_bytes, gemm_shapes
 from simulator.result import Result
 from workloads.graph import Graph, conv_needs_im2col
 from workloads.loader import load_workload
+from workloads.ops import element_bytes, gemm_shapes
 
 
 @dataclass

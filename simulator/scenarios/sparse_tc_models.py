@@ -133,7 +133,7 @@ class ModelStudy:
 def study(graph: Graph, config, workload: str, weight_density: float) -> ModelStudy:
     """Simulate a graph (densities already in it) and tabulate its GEMM layers."""
     from simulator import api
-    from simulator.lower.gemm_view import gemm_shapes
+    from workloads.ops import gemm_shapes
 
     trace, result = api.run(config, graph)
     dense = result.baselines["dense_tc"]["layers"]

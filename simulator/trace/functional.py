@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.errors import TraceError
 from simulator.trace.format import LayerInfo, Trace
-from simulator.trace.numpy_ops import run_op
+from workloads import ops
 
 
 def im2col(x: np.ndarray, attrs: dict[str, Any], groups: int) -> np.ndarray:
@@ -99,10 +99,20 @@ class _GemmLayer:
         return np.ascontiguousarray(y, dtype=np.float32).reshape(self.shape)
 
 
+class _Memory(dict):
+    """Tensors by name; reading one nothing provided is a TraceError naming it and the layer."""
+
+    layer = "?"
+
+    def __missing__(self, name: str) -> np.ndarray:
+        raise TraceError(f"functional execution needs tensor {name!r}, which neither the inputs "
+                         "nor an earlier instruction provide", where=f"layer {self.layer!r}")
+
+
 def execute(trace: Trace, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run ``trace`` on ``values`` (model inputs and weights by tensor name); return every
     tensor computed, by name."""
-    mem: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in values.items()}
+    mem: dict[str, np.ndarray] = _Memory({k: np.asarray(v) for k, v in values.items()})
     layers = {layer.name: layer for layer in trace.layers}
     order = {layer.name: i for i, layer in enumerate(trace.layers)}
     last_index: dict[str, int] = {}
@@ -116,37 +126,36 @@ def execute(trace: Trace, values: dict[str, np.ndarray]) -> dict[str, np.ndarray
         while position < stop:
             layer = trace.layers[position]
             if layer.name not in last_index:  # a view: no instructions, runs in program order
+                mem.layer = layer.name
                 _run_vector(layer, mem)
             position += 1
 
-    try:
-        for ins in trace.instructions:
-            layer = layers.get(ins.layer)
-            if layer is None:
-                raise TraceError(f"instruction tagged with unknown layer {ins.layer!r}",
-                                 where=f"instruction {ins.id}")
-            run_views_before(order[ins.layer])
-            if ins.op == "IM2COL":
-                x = mem[layer.args["inputs"][0]]
-                mem[layer.args["a"]] = im2col(x, layer.args["attrs"], layer.dims["groups"])
-            elif ins.op == "GEMM":
-                if ins.layer not in active:
-                    active[ins.layer] = _GemmLayer(layer, mem)
-                active[ins.layer].tile(ins.dims)
-            elif ins.op == "VEC":
-                _run_vector(layer, mem)
-            if ins.id == last_index[ins.layer] and ins.layer in active:
-                mem[layer.args["outputs"][0]] = active.pop(ins.layer).result(mem)
-        run_views_before(len(trace.layers))
-    except KeyError as err:
-        raise TraceError(f"functional execution needs tensor {err.args[0]!r}, which neither the "
-                         "inputs nor an earlier instruction provide") from None
-    return mem
+    for ins in trace.instructions:
+        layer = layers.get(ins.layer)
+        if layer is None:
+            raise TraceError(f"instruction tagged with unknown layer {ins.layer!r}",
+                             where=f"instruction {ins.id}")
+        run_views_before(order[ins.layer])
+        mem.layer = ins.layer
+        if ins.op == "IM2COL":
+            x = mem[layer.args["inputs"][0]]
+            mem[layer.args["a"]] = im2col(x, layer.args["attrs"], layer.dims["groups"])
+        elif ins.op == "GEMM":
+            if ins.layer not in active:
+                active[ins.layer] = _GemmLayer(layer, mem)
+            active[ins.layer].tile(ins.dims)
+        elif ins.op == "VEC":
+            _run_vector(layer, mem)
+        if ins.id == last_index[ins.layer] and ins.layer in active:
+            mem[layer.args["outputs"][0]] = active.pop(ins.layer).result(mem)
+    run_views_before(len(trace.layers))
+    return dict(mem)
 
 
 def _run_vector(layer: LayerInfo, mem: dict[str, np.ndarray]) -> None:
     args = layer.args
     inputs = [mem[t] if t else None for t in args["inputs"]]
-    outs = run_op(layer.op, inputs, args.get("attrs", {}), [tuple(s) for s in args["shapes"]])
+    outs = ops.evaluate(layer.op, inputs, args.get("attrs", {}),
+                        [tuple(s) for s in args["shapes"]])
     for name, value in zip((t for t in args["outputs"] if t), outs, strict=False):
         mem[name] = np.asarray(value)

@@ -1,8 +1,8 @@
-"""How an operator is computed as GEMMs: shared by every target that has a matrix unit.
+"""Matrix products (Gemm, MatMul) and how Conv/Gemm/MatMul decompose into GEMMs.
 
 A Conv is ``group`` GEMMs of (M = N*OH*OW output pixels) x (N = filters per group) x
 (K = KH*KW*C/group), on the im2col-lowered input; a Gemm/MatMul is one GEMM, or one per batch
-element for a batched MatMul whose B is batched too.
+element for a batched MatMul whose B is batched too. Shared by every target with a matrix unit.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.errors import WorkloadError
+from workloads.errors import WorkloadError
 from workloads.graph import Graph, Op, conv_needs_im2col
-
-GEMM_OPS = ("Gemm", "MatMul", "Conv")
+from workloads.ops.catalogue import Call, OpSpec, register
+from workloads.ops.importing import Context, ImportRule, Node, Shape
 
 
 @dataclass
@@ -89,3 +89,47 @@ def gemm_shapes(graph: Graph, op: Op, word_bytes: int) -> list[GemmShape]:
 
 
 needs_im2col = conv_needs_im2col
+
+
+def matmul_shape(a: Shape, b: Shape) -> Shape:
+    """numpy.matmul's shape rule: 1-D operands are promoted, batch dims broadcast."""
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise WorkloadError(f"MatMul inner dims differ: {a} x {b}")
+    out = (*np.broadcast_shapes(a2[:-2], b2[:-2]), a2[-2], b2[-1])
+    return out[:-2] + out[-2:-1] * (len(a) > 1) + out[-1:] * (len(b) > 1)
+
+
+def _matmul(c: Call) -> list[np.ndarray]:
+    return [np.matmul(c.inputs[0], c.inputs[1])]
+
+
+def _gemm(c: Call) -> list[np.ndarray]:
+    a, b = np.asarray(c.inputs[0]), np.asarray(c.inputs[1])
+    a = a.T if c.attr("transA", 0) else a
+    b = b.T if c.attr("transB", 0) else b
+    y = np.float32(c.attr("alpha", 1.0)) * (a @ b) if a.dtype.kind == "f" else a @ b
+    bias = c.input(2)
+    if bias is not None:
+        y = y + (np.float32(c.attr("beta", 1.0)) * bias if a.dtype.kind == "f" else bias)
+    return [np.asarray(y).astype(a.dtype, copy=False)]
+
+
+def _gemm_rule(ctx: Context, node: Node) -> list[Shape]:
+    a, b = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    m = a[1] if node.attrs.get("transA") else a[0]
+    n = b[0] if node.attrs.get("transB") else b[1]
+    return [(m, n)]
+
+
+def _matmul_rule(ctx: Context, node: Node) -> list[Shape]:
+    return [matmul_shape(ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1]))]
+
+
+register(OpSpec("Gemm", "", 1, None, "matmul", "alpha * A' B' + beta * C (transA, transB)",
+                importer=ImportRule(fold=False, shape=_gemm_rule, exact=True),
+                semantics=_gemm, gemm=True))
+register(OpSpec("MatMul", "", 1, None, "matmul", "numpy matmul (batched, broadcast)",
+                importer=ImportRule(fold=False, shape=_matmul_rule, exact=True),
+                semantics=_matmul, gemm=True))
