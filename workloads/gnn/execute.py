@@ -6,22 +6,26 @@ that tile's edges only, the source rows are fetched compacted (each referenced s
 gathers accumulate into the destination rows. Edge softmax is computed online (a running max
 and sum per destination, rescaling what was accumulated), so a destination's in-edges may be
 spread over any number of tiles. Whole-graph execution is the same code with one tile.
+
+Vertex ops run the operator catalogue's semantics (:mod:`workloads.ops.gnn`); edge ops run the
+tiled, online form of the catalogue's whole-graph semantics, which :func:`workloads.ops.run_graph`
+evaluates op by op (the tests check that the two agree).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from workloads import ops
 from workloads.errors import WorkloadError
 from workloads.gnn.ir import (
     ADJ,
     APPLY_EDGE,
-    APPLY_VERTEX,
     EDGE_OPS,
     GATHER,
     SCATTER,
     SOFTMAX,
-    VERTEX_OP,
+    VERTEX_OPS,
     row_fn,
 )
 from workloads.graph import Graph
@@ -61,7 +65,7 @@ def execute(graph: Graph, tiled: bool = True) -> dict[str, np.ndarray]:
     while i < len(ops):
         op = ops[i]
         if op.type not in EDGE_OPS:
-            values[op.outputs[0]] = _vertex_op(op, values)
+            values[op.outputs[0]] = _vertex_op(graph, op, values)
             i += 1
             continue
         j = i
@@ -72,13 +76,12 @@ def execute(graph: Graph, tiled: bool = True) -> dict[str, np.ndarray]:
     return values
 
 
-def _vertex_op(op, values: dict) -> np.ndarray:
-    args = [values[n] for n in op.inputs if n]
-    if op.type == APPLY_VERTEX:
-        return row_fn("matmul", args, op.attrs)
-    if op.type == VERTEX_OP:
-        return row_fn(op.attrs["fn"], args, op.attrs)
-    raise WorkloadError(f"op {op.name!r} of type {op.type} is not a GNN op")
+def _vertex_op(graph: Graph, op, values: dict) -> np.ndarray:
+    if op.type not in VERTEX_OPS:
+        raise WorkloadError(f"op {op.name!r} of type {op.type} is not a GNN op")
+    args = [values[n] if n else None for n in op.inputs]
+    return ops.evaluate(op.type, args, op.attrs, [graph.tensor(op.outputs[0]).shape],
+                        ops.GNN_DOMAIN)[0]
 
 
 def _edge_segment(graph: Graph, seg: list, values: dict, src: np.ndarray, dst: np.ndarray,

@@ -15,129 +15,46 @@ row 1 destinations). The op types:
 
 Row functions (``fn``) are per row, the same on an edge or a vertex tensor, which is what lets
 redundancy elimination move them from the edge stage to the vertex stage.
+
+The op types, their numpy semantics and their costs (:func:`op_cost`) are the operator
+catalogue's entries in domain ``archsim.gnn`` (:mod:`workloads.ops.gnn`); this module builds
+programs from them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from workloads.errors import WorkloadError
 from workloads.graph import Graph, Op, Tensor
-
-SCATTER, APPLY_EDGE, SOFTMAX, GATHER = "GnnScatter", "GnnApplyEdge", "GnnEdgeSoftmax", "GnnGather"
-APPLY_VERTEX, VERTEX_OP = "GnnApplyVertex", "GnnVertexOp"
-GNN_OPS = frozenset({SCATTER, APPLY_EDGE, SOFTMAX, GATHER, APPLY_VERTEX, VERTEX_OP})
-EDGE_OPS = frozenset({SCATTER, APPLY_EDGE, SOFTMAX, GATHER})
-VERTEX_OPS = frozenset({APPLY_VERTEX, VERTEX_OP})
-STAGES = ("scatter", "apply_edge", "gather", "apply_vertex")
-STAGE_OF = {SCATTER: "scatter", APPLY_EDGE: "apply_edge", SOFTMAX: "gather", GATHER: "gather",
-            APPLY_VERTEX: "apply_vertex", VERTEX_OP: "apply_vertex"}
-ADJ = "adj"
-ACTIVATIONS = ("none", "relu", "elu", "leaky_relu")
-ROW_FNS = ("matmul", "add", "axpy", "bias", "mul", "head_dot", "head_mean", "act")
-#: vector operations per output element of each row function (matmul is MACs instead)
-ROW_FN_WORK = {"add": 1, "axpy": 2, "bias": 1, "mul": 1, "head_mean": 1, "act": 0}
-ACT_WORK = {"none": 0, "relu": 1, "leaky_relu": 2, "elu": 4}
-SOFTMAX_WORK = 5   # max, subtract, exp, sum, divide per score
+from workloads.ops.gnn import (  # the catalogue's GNN entries: op types, semantics, costs
+    ACT_WORK,
+    ACTIVATIONS,
+    ADJ,
+    APPLY_EDGE,
+    APPLY_VERTEX,
+    EDGE_OPS,
+    GATHER,
+    GNN_OPS,
+    ROW_FN_WORK,
+    ROW_FNS,
+    SCATTER,
+    SOFTMAX,
+    SOFTMAX_WORK,
+    STAGE_OF,
+    STAGES,
+    VERTEX_OP,
+    VERTEX_OPS,
+    OpCost,
+    activate,
+    op_cost,
+    row_fn,
+    rows_of,
+    width,
+)
 
 
 def is_gnn(graph: Graph) -> bool:
     return any(op.type in GNN_OPS for op in graph.ops)
-
-
-def activate(x: np.ndarray, act: str) -> np.ndarray:
-    if act == "none":
-        return x
-    if act == "relu":
-        return np.maximum(x, 0)
-    if act == "leaky_relu":
-        return np.where(x > 0, x, np.float32(0.2) * x)
-    if act == "elu":
-        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
-    raise WorkloadError(f"unknown activation {act!r}; accepted: {', '.join(ACTIVATIONS)}")
-
-
-def row_fn(fn: str, args: list[np.ndarray], attrs: dict) -> np.ndarray:
-    """One row function on row-aligned arrays (edge or vertex rows) and parameters."""
-    a = args[0]
-    if fn == "matmul":
-        out = a @ args[1]
-        if len(args) > 2:
-            out = out + args[2]
-    elif fn == "add":
-        out = a + args[1]
-    elif fn == "axpy":
-        out = np.float32(1.0 + attrs.get("eps", 0.0)) * a + args[1]
-    elif fn == "bias":
-        out = a + args[1][None, :]
-    elif fn == "mul":   # per-head weights (rows, K) broadcast over (rows, K*H)
-        w = args[1]
-        k = w.shape[1]
-        out = (a.reshape(a.shape[0], k, -1) * w[:, :, None]).reshape(a.shape)
-    elif fn == "head_dot":  # (rows, K*H) . (K, H) per head -> (rows, K)
-        att = args[1]
-        out = (a.reshape(a.shape[0], *att.shape) * att[None]).sum(-1)
-    elif fn == "head_mean":
-        out = a.reshape(a.shape[0], attrs["heads"], -1).mean(1)
-    elif fn == "act":
-        out = a
-    else:
-        raise WorkloadError(f"unknown row function {fn!r}; accepted: {', '.join(ROW_FNS)}")
-    return activate(out.astype(np.float32, copy=False), attrs.get("activation", "none"))
-
-
-@dataclass(frozen=True)
-class OpCost:
-    """What one op does: GEMM MACs, vector-unit operations, and elements the gather/scatter
-    unit moves or reduces."""
-
-    stage: str
-    macs: int = 0
-    vector_ops: int = 0
-    gs_elements: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.macs + self.vector_ops + self.gs_elements
-
-
-def rows_of(graph: Graph, name: str) -> int:
-    return graph.tensor(name).shape[0]
-
-
-def width(graph: Graph, name: str) -> int:
-    shape = graph.tensor(name).shape
-    return int(np.prod(shape[1:])) if len(shape) > 1 else 1
-
-
-def op_cost(graph: Graph, op: Op) -> OpCost:
-    """The work of one GNN op (closed forms over rows and widths)."""
-    out = op.outputs[0]
-    rows, w_out = rows_of(graph, out), width(graph, out)
-    act = ACT_WORK[op.attrs.get("activation", "none")] * rows * w_out
-    stage = STAGE_OF[op.type]
-    if op.type == SCATTER:
-        return OpCost(stage, gs_elements=rows * w_out)
-    if op.type == GATHER:
-        m = op.inputs[0]
-        elems = rows_of(graph, m) * width(graph, m)
-        weighted = len(op.inputs) > 2 and op.inputs[2]
-        extra = rows * w_out if op.attrs.get("reduce") == "mean" else 0
-        return OpCost(stage, vector_ops=extra + (elems if weighted else 0), gs_elements=elems)
-    if op.type == SOFTMAX:
-        return OpCost(stage, vector_ops=SOFTMAX_WORK * rows * w_out)
-    fn = "matmul" if op.type == APPLY_VERTEX else op.attrs["fn"]
-    if fn == "matmul":
-        k = width(graph, op.inputs[0])
-        bias = rows * w_out if len(op.inputs) > 2 and op.inputs[2] else 0
-        return OpCost(stage, macs=rows * k * w_out, vector_ops=bias + act)
-    if fn == "head_dot":
-        return OpCost(stage, vector_ops=2 * rows * width(graph, op.inputs[0]) + act)
-    if fn == "head_mean":
-        return OpCost(stage, vector_ops=rows * width(graph, op.inputs[0]) + act)
-    return OpCost(stage, vector_ops=ROW_FN_WORK[fn] * rows * w_out + act)
 
 
 def total_cost(graph: Graph) -> dict[str, int]:
@@ -200,3 +117,9 @@ class GnnBuilder:
         self.g.add_op(Op(name, kind, inputs, [out],
                          {"fn": fn, "activation": activation, **attrs}))
         return out
+
+
+__all__ = ["ACTIVATIONS", "ACT_WORK", "ADJ", "APPLY_EDGE", "APPLY_VERTEX", "EDGE_OPS", "GATHER",
+           "GNN_OPS", "ROW_FNS", "ROW_FN_WORK", "SCATTER", "SOFTMAX", "SOFTMAX_WORK", "STAGES",
+           "STAGE_OF", "VERTEX_OP", "VERTEX_OPS", "GnnBuilder", "OpCost", "activate", "is_gnn",
+           "op_cost", "row_fn", "rows_of", "total_cost", "width"]
