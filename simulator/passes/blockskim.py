@@ -34,18 +34,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.passes import PassError, copy_graph, register
+from workloads import ops
 from workloads.graph import Graph, Op, Tensor
 
-#: Ops through which the sequence axis is carried elementwise (numpy broadcasting).
-ELEMENTWISE = frozenset({
-    "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Gelu", "Relu", "Tanh", "Sigmoid", "Exp",
-    "Identity", "Dropout", "Clip", "Cast", "Where", "Equal", "Not", "Neg", "IsNaN", "Softmax",
-    "LayerNormalization", "Max", "Min", "Abs", "Reciprocal", "LeakyRelu",
-})
-RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
-PASS_THROUGH_AXIS = frozenset({"Concat", "Split"})
-REDUCTIONS = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"})
 PREDICTORS = ("cnn", "mass", "none")
+
+
+def _spec(op_type: str) -> ops.OpSpec | None:
+    return ops.find(op_type)
+
+
+def carried_elementwise(op_type: str) -> bool:
+    """The sequence axis passes through elementwise: every output has the numpy broadcast
+    shape of the inputs (elementwise ops, the Softmax family, LayerNormalization, Identity)."""
+    spec = _spec(op_type)
+    return spec is not None and spec.broadcasts
+
+
+def carried_along_axis(op_type: str) -> bool:
+    """Joins or splits along attribute ``axis``; the other axes pass through (Concat, Split)."""
+    spec = _spec(op_type)
+    return spec is not None and spec.along_axis
+
+
+def reduces_axes(op_type: str) -> bool:
+    """Reduces over ``axes`` (attribute or input 1) with ``keepdims``: the Reduce* ops."""
+    spec = _spec(op_type)
+    return spec is not None and spec.reduces_axes
 
 
 @dataclass
@@ -380,7 +395,7 @@ class _Rewriter:
         if not any(i in self.marks for i in op.inputs):
             self.emit(op)
             return
-        if op.type in ELEMENTWISE:
+        if carried_elementwise(op.type):
             self._elementwise(op)
         elif op.type == "MatMul":
             self._matmul(op)
@@ -390,19 +405,19 @@ class _Rewriter:
             (a_marks,) = [self.marks[op.inputs[0]]]
             perm = op.attrs.get("perm") or list(range(len(self.orig(op.inputs[0]))))[::-1]
             self._set(op.outputs[0], {perm.index(a): n for a, n in a_marks.items()})
-        elif op.type in RESHAPES:
+        elif ops.is_view(op.type):
             self._reshape(op)
         elif op.type == "Gather":
             self._gather(op)
-        elif op.type in PASS_THROUGH_AXIS:
+        elif carried_along_axis(op.type):
             self._pass_through(op)
-        elif op.type in REDUCTIONS:
+        elif reduces_axes(op.type):
             self._reduce(op)
         else:
             raise PassError(f"cannot carry the skimmed sequence axis through {op.type} "
                             f"(node {op.name!r}); supported: elementwise ops, MatMul, Gemm, "
-                            "Transpose, Reshape/Flatten/Squeeze/Unsqueeze, Gather, Concat, Split, "
-                            "ReduceSum/Mean/Max/Min",
+                            "Transpose, views (Reshape/Flatten/Squeeze/Unsqueeze), Gather, Concat, "
+                            "Split, Reduce*",
                             where="--pass blockskim")
         self.emit(op)
 
