@@ -3,7 +3,7 @@
 Units and latency rules:
 
 - ``gemm``: output-stationary R x C systolic array; ``GEMM`` m x n x k takes
-  ceil(m/R) * ceil(n/C) * (k + R + C - 2) cycles (the systolic target's os fold rule).
+  ceil(m/R) * ceil(n/C) * (k + R + C - 2) cycles (the fold rule of :mod:`simulator.hw.fold`).
 - ``vector``: ``VEC`` takes ceil(work / lanes) + pipeline cycles.
 - ``gs`` (gather/scatter unit): ``SCATTER``/``GATHER`` move or reduce ``elements`` at ``lanes``
   per cycle after a pipeline fill; a weighted gather (GAT's alpha * z) takes twice as long.
@@ -25,11 +25,14 @@ from __future__ import annotations
 from simulator.config.zipper import ZipperConfig
 from simulator.engine import Engine, EngineStats, ReadyWindow
 from simulator.errors import TraceError
+from simulator.hw import fold
 from simulator.hw.common import build_result
 from simulator.hw.vector import vector_cycles
 from simulator.result import Result
 from simulator.trace import Trace
 
+#: the SAGA stages a GNN layer belongs to (``LayerInfo.args["stage"]``)
+STAGES = ("scatter", "apply_edge", "gather", "apply_vertex")
 UNITS = {"LOAD": "dma", "STORE": "dma", "GEMM": "gemm", "VEC": "vector", "SCATTER": "gs",
          "GATHER": "gs"}
 
@@ -45,8 +48,8 @@ def transfer_cycles(cfg: ZipperConfig, dims: dict, nbytes: dict) -> int:
 
 
 def gemm_cycles(cfg: ZipperConfig, m: int, n: int, k: int) -> int:
-    r, c = cfg.gemm.rows, cfg.gemm.cols
-    return -(-m // r) * -(-n // c) * (k + r + c - 2) if m and n and k else 0
+    """An m x n x k GEMM on the output-stationary GEMM unit: the systolic fold rule."""
+    return fold.gemm_cycles(m, n, k, cfg.gemm.rows, cfg.gemm.cols, "os")
 
 
 def instruction_timing(trace: Trace, cfg: ZipperConfig) -> tuple[list[str], list[int], list[int]]:
@@ -90,9 +93,24 @@ def schedule(trace: Trace, cfg: ZipperConfig, progress=None) -> EngineStats:
     return stats
 
 
+def stage_cycles(trace: Trace, occupancy: list[int]) -> dict[str, int]:
+    """Busy cycles per SAGA stage (the layer's ``args.stage``), summed over units: with
+    operator overlap the stages run at once, so this says what the hardware spends its time
+    on, not which stage a given cycle belongs to."""
+    stage_of = {layer.name: layer.args.get("stage", "other") for layer in trace.layers}
+    out = dict.fromkeys(STAGES, 0)
+    for ins, cycles in zip(trace.instructions, occupancy, strict=True):
+        stage = stage_of.get(ins.layer, "other")
+        out[stage] = out.get(stage, 0) + cycles
+    return out
+
+
 def simulate_zipper(trace: Trace, config: ZipperConfig, timeline: bool = False,
                     progress=None) -> Result:
+    """The run-time scheduled trace, with the busy cycles of each SAGA stage in
+    ``extras["stages"]``."""
     stats = schedule(trace, config, progress)
-    return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
-                        pe_count=config.gemm.rows * config.gemm.cols, energy=config.energy,
-                        timeline=timeline)
+    result = build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
+                          pe_count=config.pe_count, energy=config.energy, timeline=timeline)
+    result.extras["stages"] = stage_cycles(trace, instruction_timing(trace, config)[1])
+    return result

@@ -17,12 +17,7 @@ from dataclasses import asdict, dataclass, field
 from simulator import api
 from simulator.api import config_from_dict
 from simulator.config.zipper import ZipperConfig
-from simulator.hw.zipper import instruction_timing
 from workloads.gnn.ir import STAGES
-
-STAGE_OF_TYPE = {"GnnScatter": "scatter", "GnnApplyEdge": "apply_edge",
-                 "GnnEdgeSoftmax": "gather", "GnnGather": "gather",
-                 "GnnApplyVertex": "apply_vertex", "GnnVertexOp": "apply_vertex"}
 
 
 @dataclass
@@ -68,17 +63,6 @@ def matched_systolic(cfg: ZipperConfig):
         "word_bytes": cfg.word_bytes, "energy": cfg.energy.model_dump()})
 
 
-def stage_cycles(trace, cfg: ZipperConfig) -> dict[str, int]:
-    """Busy cycles per SAGA stage, summed over units (instruction occupancies)."""
-    stage_of_layer = {layer.name: layer.args.get("stage") or STAGE_OF_TYPE[layer.op]
-                      for layer in trace.layers}
-    _, occupancy, _ = instruction_timing(trace, cfg)
-    out = dict.fromkeys(STAGES, 0)
-    for ins, cyc in zip(trace.instructions, occupancy, strict=True):
-        out[stage_of_layer[ins.layer]] += cyc
-    return out
-
-
 def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = "") -> GnnRow:
     """Run one model on one graph on zipper, op-by-op and the matched systolic target."""
     spec = f"gnn:{model}:{graph_name}" + (f"?{options}" if options else "")
@@ -95,7 +79,7 @@ def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = 
                   edges=adj.shape[1], zipper_cycles=result.total_cycles,
                   op_by_op_cycles=op_by_op.total_cycles,
                   systolic_cycles=sys_result.total_cycles,
-                  stage_cycles=stage_cycles(trace, cfg),
+                  stage_cycles=result.stages,
                   dram_bytes=result.bytes["dram_read"] + result.bytes["dram_write"],
                   utilization={u.name: u.utilization for u in result.units},
                   ops_saved=result.notes.get("gnn_redundancy", {}).get("saved", {}),
