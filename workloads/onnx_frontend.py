@@ -65,8 +65,7 @@ def load_onnx(path_or_model: Any, input_shapes: dict[str, tuple[int, ...]] | Non
             graph.add_tensor(Tensor(vi.name, pinned[vi.name], dtype=dtype_name(elem)))
             graph.inputs.append(vi.name)
     for node in decoded_nodes(model, where):
-        spec = ops.get(node.op_type)
-        spec.importer(ctx, node, spec)
+        ops.get(node.op_type).import_node(ctx, node)
     graph.outputs = [o.name for o in model.graph.output]
     prune(graph)
     graph.validate()

@@ -12,12 +12,15 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workloads.errors import WorkloadError
 from workloads.graph import Graph, Op
+
+if TYPE_CHECKING:
+    from workloads.ops.importing import Context, ImportRule, Node
 
 ONNX_DOMAIN = ""
 GNN_DOMAIN = "archsim.gnn"
@@ -119,7 +122,7 @@ class OpSpec:
     until: int | None
     category: str
     doc: str
-    importer: Any = None
+    importer: ImportRule | None = None
     semantics: Semantics | None = field(default=None, repr=False)
     cost: VectorCost | None = None
     work: WorkFn | None = field(default=None, repr=False)
@@ -143,6 +146,13 @@ class OpSpec:
         """Any target with a vector unit runs it as one vector op of :func:`vector_work`."""
         return self.category in VECTOR_CATEGORIES and not self.gemm and \
             (self.cost is not None or self.work is not None)
+
+    def import_node(self, ctx: Context, node: Node) -> None:
+        """Turn one decoded ONNX node into Graph ops or folded constants."""
+        if self.importer is None:
+            raise WorkloadError(f"operator {self.op} (domain {self.domain!r}) has no ONNX "
+                                "import rule", where=node.where)
+        self.importer(ctx, node, self)
 
     def supports(self, opset: int | None) -> bool:
         return opset is None or (self.since <= opset and (self.until is None or
