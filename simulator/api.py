@@ -24,7 +24,7 @@ from workloads.graph import Graph
 
 Shapes = dict[str, tuple[int, ...]]
 
-__all__ = ["Result", "Trace", "check_supported", "config_from_dict", "config_model",
+__all__ = ["Result", "Trace", "check_supported", "config_from_dict", "config_model", "cost_model",
            "functional", "kinds", "load", "load_config", "lower", "prepare", "replay", "run",
            "simulate"]
 
@@ -34,6 +34,17 @@ def load(workload: str, input_shapes: Shapes | None = None) -> Graph:
     from workloads.loader import load_workload
 
     return load_workload(workload, input_shapes)
+
+
+def cost_model(config) -> Any:
+    """The cost model the config's target hands to passes that tune for it (the npu's kernel
+    costs), for studies of those passes; a target without one is a ConfigError."""
+    from simulator.errors import ConfigError
+
+    target = get_target(config.kind)
+    if target.cost_model is None:
+        raise ConfigError(f"the {config.kind} target has no cost model")
+    return target.cost_model(config)
 
 
 def check_supported(graph: Graph, config) -> None:

@@ -14,7 +14,8 @@ from test_npu import npu_config, tuning_config
 
 from simulator import api
 from simulator.api import load_config
-from simulator.lower.npu import KernelSpec, layer_by_layer, lower_kernels
+from simulator.config.npu import KernelSpec
+from simulator.lower.npu import layer_by_layer, lower_kernels
 from simulator.passes import PassError
 from simulator.passes.fusion_heuristic import (
     KernelFeatures,
@@ -30,9 +31,13 @@ from simulator.passes.fusion_search import (
     brute_force,
     fusion_units,
     oracle,
-    plan_cycles,
 )
 from workloads.graph import Graph, Op, Tensor, add_conv
+
+
+def plan_cycles(graph, cfg, kernels) -> int:
+    """A plan lowered and simulated whole (the npu cost model's own check)."""
+    return api.cost_model(cfg).plan_cycles(graph, kernels)
 
 
 def chain(layers: int = 3, size: int = 12, channels: int = 16) -> Graph:
@@ -91,8 +96,8 @@ def test_units_keep_epilogues_with_their_layer():
 def test_dp_oracle_equals_brute_force(layers, max_group):
     g = chain(layers, size=8, channels=8)
     cfg = npu_config(cores=4, fold_group=2, launch=150, sync=20, core={"scratchpad_kb": 1.5})
-    best = oracle(g, cfg, max_group)
-    brute = brute_force(g, cfg, max_group)
+    best = oracle(g, api.cost_model(cfg), max_group)
+    brute = brute_force(g, api.cost_model(cfg), max_group)
     assert best.predicted_cycles == brute.predicted_cycles
     # the DP's sum of separately simulated kernels is what the whole program takes
     assert plan_cycles(g, cfg, best.kernels) == best.predicted_cycles
@@ -109,10 +114,10 @@ def test_fit_weights_recovers_a_linear_cost_exactly():
 def test_features_use_the_lowerings_on_chip_rule():
     g = chain(4, size=16, channels=32)
     cfg = npu_config(cores=4, fold_group=2, core={"scratchpad_kb": 8})
-    feats = KernelFeatures(g, cfg)
+    feats = KernelFeatures(g, api.cost_model(cfg))
     for lo, hi in itertools.combinations(range(len(g.ops)), 2):
         for c in (1, 2, 4):
-            assert feats.onchip(lo, hi, c) == feats.low.onchip_buffers(g.ops[lo:hi + 1], c)
+            assert feats.onchip(lo, hi, c) == feats.low.onchip(g.ops[lo:hi + 1], c)
 
 
 def test_learned_rule_picks_the_best_cores_on_held_out_groups():
@@ -124,11 +129,11 @@ def test_learned_rule_picks_the_best_cores_on_held_out_groups():
     train = [synth_group(*s) for s in groups[::2]] + [synth_graph("conv", 14, 32, 32, 3),
                                                        synth_graph("fc", 1, 1024, 1000, 1)]
     held = [synth_group(*s) for s in groups[1::2]]
-    model = learn(train, cfg)
-    _, _, cycles, _ = profile_samples(held, cfg)
+    model = learn(train, api.cost_model(cfg))
+    _, _, cycles, _ = profile_samples(held, api.cost_model(cfg))
     slowdown = []
     for g, sim in zip(held, cycles, strict=True):
-        cores, _ = model.best_cores(KernelFeatures(g, cfg), 0, len(g.ops) - 1,
+        cores, _ = model.best_cores(KernelFeatures(g, api.cost_model(cfg)), 0, len(g.ops) - 1,
                                     cfg.core_options())
         slowdown.append(sim[cores] / min(sim.values()) - 1)
     mean = sum(slowdown) / len(slowdown)
@@ -142,7 +147,7 @@ def test_learned_rule_picks_the_best_cores_on_held_out_groups():
 def test_heuristic_plan_beats_the_baseline_without_simulating():
     g = chain(4, size=16, channels=32)
     cfg = tuning_config()
-    kernels, table, seconds = heuristic(g, cfg)
+    kernels, table, seconds = heuristic(g, api.cost_model(cfg))
     assert table.profiled_layers > 20 and seconds < 1.0
     assert plan_cycles(g, cfg, kernels) < plan_cycles(g, cfg, layer_by_layer(g, 1))
 
@@ -150,8 +155,8 @@ def test_heuristic_plan_beats_the_baseline_without_simulating():
 def test_heuristic_is_close_to_the_oracle_on_a_chain():
     g = chain(6, size=28, channels=64)
     cfg = tuning_config()
-    kernels, _, _ = heuristic(g, cfg)
-    best = oracle(g, cfg)
+    kernels, _, _ = heuristic(g, api.cost_model(cfg))
+    best = oracle(g, api.cost_model(cfg))
     assert plan_cycles(g, cfg, kernels) <= 1.05 * best.predicted_cycles
 
 

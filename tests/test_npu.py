@@ -10,8 +10,9 @@ from conftest import CONFIGS, systolic_config
 
 from simulator import api
 from simulator.api import config_from_dict, load_config
+from simulator.config.npu import KernelSpec
 from simulator.errors import ConfigError, TraceError
-from simulator.lower.npu import KernelSpec, layer_by_layer, lower_kernels
+from simulator.lower.npu import layer_by_layer, lower_kernels
 from simulator.trace import read_trace, write_trace
 from workloads.errors import WorkloadError
 

@@ -703,7 +703,7 @@ def test_cli_ops_json(capsys):
     assert {"systolic", "npu", "sparse_tc"} <= set(by[("", "Conv")]["targets"])
     assert "zipper" in by[("archsim.gnn", "GnnGather")]["targets"]
     assert by[("archsim.gnn", "GnnGather")]["targets"] == ["systolic", "zipper"]
-    assert by[("", "Reshape")]["targets"] == ["systolic", "sparse_tc", "npu"]
+    assert set(by[("", "Reshape")]["targets"]) == {"systolic", "sparse_tc", "npu"}
     assert by[("", "Constant")]["targets"] == []
     assert by[("", "Softmax")]["vector_cost"] == {"per_output": 5}
     assert by[("", "MaxPool")]["vector_cost"] == {"per_tap": 1}

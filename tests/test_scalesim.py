@@ -10,8 +10,8 @@ from conftest import SCALESIM_REF, systolic_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.cli import main
 from simulator.api import load_config
+from simulator.cli import main
 from simulator.scalesim import simulate_layers
 from simulator.scalesim.compute import compute_stats
 from simulator.scalesim.mapping import ScaleSimLayer

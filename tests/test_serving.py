@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import simpy
 
-from simulator.cli import main
 from simulator.api import load_config
+from simulator.cli import main
+from simulator.config.npu import KernelSpec
 from simulator.hw.npu import simulate_kernels
-from simulator.lower.npu import KernelSpec, lower_kernels
+from simulator.lower.npu import lower_kernels
 from simulator.scenarios.serving import run_serving
 from simulator.scenarios.serving_chip import Chip, contention_level
 from simulator.scenarios.serving_plan import BlockPlanner

@@ -9,8 +9,8 @@ import pytest
 from conftest import CONFIGS
 
 from simulator import api
-from simulator.cli import main
 from simulator.api import config_from_dict, load_config
+from simulator.cli import main
 from simulator.hw.zipper import gemm_cycles, instruction_timing
 from simulator.trace import read_trace, write_trace
 from workloads.gnn.ir import GATHER, SCATTER, op_cost

@@ -9,7 +9,8 @@ from test_zipper import zipper
 
 from simulator import api
 from simulator.hw.zipper import gemm_cycles, schedule, transfer_cycles
-from simulator.lower.zipper import ZipperLowering, segments, vertex_rows
+from simulator.lower.zipper import ZipperLowering, vertex_rows
+from workloads.gnn.ir import segments
 
 NUM_V, FEAT, HIDDEN = 2708, 1433, 16   # Cora, GCN's first layer
 

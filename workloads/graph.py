@@ -15,7 +15,6 @@ import numpy as np
 
 from workloads.errors import WorkloadError
 
-
 #: How the non-zeros of a tensor without values are placed when only its ``density`` is known
 #: (``Op.attrs["sparsity"]["pattern"]`` names one per operand role): independently at random,
 #: whole GEMM-operand rows or columns (pruned filters), or whole 32x32 blocks.

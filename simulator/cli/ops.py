@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-TARGET_KINDS = ("systolic", "sparse_tc", "npu", "zipper")
-
 
 def add_parsers(sub) -> dict[str, Callable]:
     p = sub.add_parser("ops", help="list the operator catalogue",
@@ -16,17 +14,6 @@ def add_parsers(sub) -> dict[str, Callable]:
     p.add_argument("--json", action="store_true", help="print the catalogue as a JSON list")
     p.add_argument("--category", help="only this category")
     return {"ops": cmd_ops}
-
-
-def _lowering_kinds(spec) -> list[str]:
-    """The hardware kinds whose lowering runs ``spec``'s operator (today's rules): the DNN
-    targets lower GEMM-decomposed ops, views and every op with a vector cost; the systolic
-    target also runs GNN programs (its baseline), which are all the zipper target runs."""
-    dnn = spec.gemm or spec.category == "view" or spec.vector_op
-    kinds = [k for k in ("systolic", "sparse_tc", "npu") if dnn]
-    if spec.category == "gnn":
-        kinds += ["systolic", "zipper"]
-    return [k for k in TARGET_KINDS if k in kinds]
 
 
 def _cost(spec) -> dict | None:
@@ -48,13 +35,15 @@ def _cost_text(spec) -> str:
 
 def catalogue_rows(category: str | None = None) -> list[dict]:
     from simulator.errors import ArchsimError
+    from simulator.targets import kinds_lowering
     from workloads import ops
 
     if category is not None and category not in ops.CATEGORIES:
         raise ArchsimError(f"unknown category {category!r}; accepted: "
                            f"{', '.join(ops.CATEGORIES)}", where="--category")
     return [{"op": s.op, "domain": s.domain, "category": s.category, "since": s.since,
-             "until": s.until, "functional": s.functional, "targets": _lowering_kinds(s),
+             "until": s.until, "functional": s.functional,
+             "targets": kinds_lowering(s.op, s.domain),
              "vector_cost": _cost(s), "doc": s.doc}
             for s in ops.specs() if category in (None, s.category)]
 

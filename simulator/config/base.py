@@ -5,8 +5,9 @@ Every error a user can make in a config file is reported as ``file:line: field.p
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -43,18 +44,15 @@ class EnergyTable(Strict):
     vector_pj_per_op: float = Field(0.1, ge=0)
 
 
-class CostTerms(Strict):
-    """A vector operator's cost as terms: operations per output element, per element of its
-    first input, and per output element per window tap (pooling windows, LRN's ``size``)."""
-
-    per_output: float = Field(0, ge=0)
-    per_input: float = Field(0, ge=0)
-    per_tap: float = Field(0, ge=0)
-
+#: A vector operator's cost terms: operations per output element, per element of its first
+#: input, and per output element per window tap (pooling windows, LRN's ``size``).
+CostTerm = Literal["per_output", "per_input", "per_tap"]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 #: ``vector.costs``: operator type -> operations per output element (a number, replacing the
-#: catalogue's default cost) or explicit :class:`CostTerms`. Empty: the catalogue's defaults.
-VectorCosts = Annotated[dict[str, Annotated[float, Field(ge=0)] | CostTerms],
+#: catalogue's whole default cost) or a mapping of cost terms (replacing those terms).
+#: Empty: the catalogue's defaults (``archsim ops`` lists them).
+VectorCosts = Annotated[dict[str, NonNegative | dict[CostTerm, NonNegative]],
                         AfterValidator(lambda costs: check_cost_keys(costs))]
 
 
@@ -63,8 +61,7 @@ def check_cost_keys(costs: dict) -> dict:
     if costs:
         from workloads import ops
 
-        unknown = sorted(k for k in costs if ops.find(k) is None and
-                         ops.find(k, "archsim.gnn") is None)
+        unknown = sorted(k for k in costs if ops.category(k) is None)
         if unknown:
             raise ValueError(f"unknown operator(s) {', '.join(map(repr, unknown))}; keys are "
                              "operator types of the catalogue (see `archsim ops`)")
@@ -129,8 +126,12 @@ def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
 
 
 def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigError:
-    """Turn pydantic's report into one ConfigError naming file:line, the field path and the fix."""
-    first = err.errors()[0]
+    """Turn pydantic's report into one ConfigError naming file:line, the field path and the fix.
+    Of several errors the deepest is named (for a value that may be a number or a mapping, the
+    mapping's bad key, not "not a number")."""
+    errors = err.errors()
+    first = max(errors, key=lambda e: len(_data_path(e["loc"])))
+    first = {**first, "loc": _data_path(first["loc"])}
     loc = tuple(first["loc"])
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     line = None
@@ -149,10 +150,19 @@ def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigEr
         msg = f"got {first.get('input')!r}; {msg[0].lower()}{msg[1:]}"
     elif first["type"] == "missing":
         msg = "required key is missing"
+    elif first["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
     else:
         msg = f"{msg[0].lower()}{msg[1:]}, got {first.get('input')!r}"
     extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return ConfigError(f"{dotted}: {msg}{extra}", where=where)
+
+
+def _data_path(loc: tuple) -> tuple:
+    """A pydantic error location without its union-member tags (``constrained-float``,
+    ``dict[...]``, ``[key]``): only the keys and indices the user wrote."""
+    return tuple(p for p in loc if not (isinstance(p, str) and
+                                        ("[" in p or re.fullmatch(r"[a-z]+(-[a-z]+)+", p))))
 
 
 

@@ -8,6 +8,18 @@ from pydantic import Field
 
 from simulator.config.base import HardwareConfig, Strict, VectorCosts
 
+#: What each dataflow maps onto the array's rows, onto its columns, and streams in time, for a
+#: GEMM C[M x N] = A[M x K] x B[K x N] (SCALE-Sim's mapping): the lowering tiles by it and the
+#: fold rule (simulator.hw.fold) times by it.
+SPATIAL = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
+
+
+def spatial(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
+    """(Sr, Sc, T): the GEMM extents on the rows, on the columns and in time."""
+    dims = {"m": m, "n": n, "k": k}
+    sr, sc, t = (dims[d] for d in SPATIAL[dataflow])
+    return sr, sc, t
+
 
 class ArrayConfig(Strict):
     """The PE array: ``rows`` x ``cols`` and the dataflow (output/weight/input stationary)."""

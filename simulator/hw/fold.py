@@ -5,20 +5,12 @@ to skew the inputs in, C - 1 to drain the outputs). Weight/input stationary: T +
 more to preload the stationary operand). These are SCALE-Sim's rules without its final -1 (it
 reports the index of the last cycle, not the count). A fold cut into T-chunks pays the head on
 its first chunk and the drain on its last, so an uninterrupted fold costs the same whole or
-chunked. Kept free of imports: the SCALE-Sim drop-in and the numba kernels use it too.
+chunked. The SCALE-Sim drop-in uses it too.
 """
 
 from __future__ import annotations
 
-#: what each dataflow maps on the array's rows, its columns, and streams in time, for a GEMM
-#: C[M x N] = A[M x K] x B[K x N] (SCALE-Sim's mapping)
-SPATIAL = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
-
-
-def spatial(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
-    """(Sr, Sc, T): the GEMM extents on the rows, on the columns and in time."""
-    dims = {"m": m, "n": n, "k": k}
-    return tuple(dims[d] for d in SPATIAL[dataflow])  # type: ignore[return-value]
+from simulator.config.systolic import spatial
 
 
 def fold_overheads(rows: int, cols: int, dataflow: str) -> tuple[int, int]:

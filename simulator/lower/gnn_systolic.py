@@ -15,10 +15,12 @@ import copy
 
 from simulator.config.systolic import SystolicConfig
 from simulator.lower.systolic import SystolicLowering
+from simulator.lower.vector_ops import op_args
 from simulator.lower.zipper import INDEX_BYTES
 from simulator.trace import LayerInfo, Trace
 from workloads.gnn.ir import ADJ, APPLY_EDGE, APPLY_VERTEX, EDGE_OPS, STAGE_OF, op_cost
 from workloads.graph import Graph, Op
+from workloads.ops import vector_work
 
 
 def lower_gnn_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None
@@ -30,33 +32,33 @@ def lower_gnn_systolic(graph: Graph, config: SystolicConfig, workload: str | Non
     wb = config.word_bytes
     emit = low.out.emit
     layers: list[LayerInfo] = []
+    costs = config.vector.costs or None
     for op in graph.ops:
         cost = op_cost(graph, op)
-        stage = {"stage": STAGE_OF[op.type], "gs_elements": cost.gs_elements}
+        vops = vector_work(graph, op, costs)   # the catalogue's, or the config's override
+        stage = {**op_args(graph, op), "stage": STAGE_OF[op.type],
+                 "gs_elements": cost.gs_elements}
         matmul = op.type == APPLY_VERTEX or (op.type == APPLY_EDGE and op.attrs["fn"] == "matmul")
         if matmul:
             out = op.outputs[0]
-            raw = f"{out}.mm" if cost.vector_ops else out
+            raw = f"{out}.mm" if vops else out
             if raw != out:
                 graph.add_tensor(type(graph.tensor(out))(raw, graph.tensor(out).shape))
             info = low.lower_layer(graph, Op(op.name, "MatMul", op.inputs[:2], [raw]))
-            if cost.vector_ops:
-                _vector(low, graph, op.name, [raw] + op.inputs[2:], out, cost.vector_ops, wb)
-            layers.append(LayerInfo(op.name, op.type, info.macs, info.dims, cost.vector_ops,
-                                    stage))
+            if vops:
+                _vector(low, graph, op.name, [raw] + op.inputs[2:], out, vops, wb)
+            layers.append(LayerInfo(op.name, op.type, info.macs, info.dims, vops, stage))
             continue
         inputs = [t for t in op.inputs if t and t != ADJ]
         extra = []
         if op.type in EDGE_OPS and ADJ in op.inputs:
             nbytes = graph.tensor(ADJ).shape[1] * 2 * INDEX_BYTES
             extra.append(emit("LOAD", "dma_load", op.name, {}, {"dram_read": nbytes}, [], ADJ))
-        work = cost.vector_ops + cost.gs_elements
+        work = vops + cost.gs_elements
         _vector(low, graph, op.name, inputs, op.outputs[0], work, wb, extra)
         layers.append(LayerInfo(op.name, op.type, 0, {"elements": graph.tensor(
             op.outputs[0]).numel}, work, stage))
-    return Trace(kind="systolic", config=config.model_dump(mode="json", exclude_none=True),
-                 workload=workload or graph.name, layers=layers,
-                 instructions=low.out.instructions)
+    return low.out.trace("systolic", config, workload or graph.name, layers)
 
 
 def _vector(low: SystolicLowering, graph: Graph, layer: str, inputs: list[str], out: str,

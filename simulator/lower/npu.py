@@ -25,17 +25,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.config.npu import NpuConfig, mean_hops
+from simulator.config.npu import KernelSpec, NpuConfig, mean_hops
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import WorkloadError
 from simulator.lower.implicit_conv import ConvGeometry
 from simulator.lower.systolic import SystolicLowering
-from simulator.trace import Instruction, LayerInfo, Trace
+from simulator.lower.vector_ops import gemm_args, op_args
+from simulator.trace import Instruction, LayerInfo, Trace, TraceBuilder
 from workloads.graph import Graph, Op
 from workloads.ops import (
     element_bytes,
     gemm_shapes,
-    has_vector_cost,
     is_matmul,
     is_view,
     needs_im2col,
@@ -43,14 +43,6 @@ from workloads.ops import (
 )
 
 SYNC_UNIT = "sync"
-
-
-@dataclass(frozen=True)
-class KernelSpec:
-    """A kernel: consecutive op names (in graph order) compiled for ``cores`` cores."""
-
-    ops: tuple[str, ...]
-    cores: int
 
 
 def core_unit(core: int, unit: str) -> str:
@@ -101,14 +93,14 @@ def choose_split(cores: int, m: int, n_parts: int, a_bytes: int, b_bytes: int
     return cm, max(1, min(n_parts, cores // cm))
 
 
-class _CoreEmitter:
+class _CoreBuilder(TraceBuilder):
     """One core's view of the shared instruction list: units get the core's prefix, traffic of
     tensors kept on chip goes to the scratchpad instead of DRAM, and an instruction with no
     dependency waits for the kernel's launch."""
 
     def __init__(self, out: list[Instruction], core: int, onchip: set[str],
                  roots: dict[str, str], launch: int) -> None:
-        self.instructions = out
+        super().__init__(out)
         self.prefix = f"core{core}."
         self.onchip = onchip
         self.roots = roots
@@ -126,11 +118,9 @@ class _CoreEmitter:
             elif op == "STORE":
                 moved = nbytes.get("dram_write", 0)
                 nbytes = {"sram_read": moved, "sram_write": moved}
-        ident = len(self.instructions)
-        clean = sorted({d for d in deps if d is not None and d >= self.launch}) or [self.launch]
+        deps = [d for d in deps if d is not None and d >= self.launch] or [self.launch]
         full_unit = self.prefix + unit
-        self.instructions.append(Instruction(ident, op, full_unit, layer, dims, nbytes, clean,
-                                             tensor))
+        ident = super().emit(op, full_unit, layer, dims, nbytes, deps, tensor)
         self.last[full_unit] = ident
         if op == "STORE" and root is not None:
             self.writes[root] = ident
@@ -140,7 +130,7 @@ class _CoreEmitter:
 class _CoreLowering(SystolicLowering):
     """The systolic folding of one core's share of a layer, emitting through the core's view."""
 
-    def __init__(self, config: SystolicConfig, emitter: _CoreEmitter) -> None:
+    def __init__(self, config: SystolicConfig, emitter: _CoreBuilder) -> None:
         super().__init__(config)
         self.out = emitter  # type: ignore[assignment]
 
@@ -166,13 +156,22 @@ class NpuLowering:
         self.graph = graph
         self.first_core = first_core
         self.core_cfg = core_systolic_config(config)
-        self.instructions: list[Instruction] = []
+        self.builder = TraceBuilder()
         self.layers: list[LayerInfo] = []
         self.roots = alias_roots(graph)
         self.users = buffer_users(graph, self.roots)
         self.index = {op.name: i for i, op in enumerate(graph.ops)}
         self.outputs = {self.roots.get(t, t) for t in graph.outputs}
         self.wb = config.word_bytes
+
+    @property
+    def instructions(self) -> list[Instruction]:
+        return self.builder.instructions
+
+    def reset(self) -> None:
+        """Forget what was lowered (the graph's analysis stays): to lower kernels one by one."""
+        self.builder = TraceBuilder()
+        self.layers = []
 
     # ------------------------------------------------------------------ helpers
     def root(self, name: str) -> str:
@@ -182,10 +181,7 @@ class NpuLowering:
         return self.graph.tensor(name).numel * element_bytes(self.graph, name, self.wb)
 
     def _sync(self, layer: str, deps: Sequence[int | None], **dims: int) -> int:
-        ident = len(self.instructions)
-        self.instructions.append(Instruction(ident, "BARRIER", SYNC_UNIT, layer, dims, {},
-                                             sorted({d for d in deps if d is not None})))
-        return ident
+        return self.builder.emit("BARRIER", SYNC_UNIT, layer, dims, {}, deps)
 
     def onchip_buffers(self, ops: Sequence[Op], cores: int) -> set[str]:
         """Buffers produced and consumed only inside the kernel whose per-core share fits in the
@@ -219,7 +215,7 @@ class NpuLowering:
         launch = self._sync(ops[0].name, [self.instructions[-1].id] if self.instructions else [],
                             launch=1, cores=cores, kernel=kernel)
         onchip = self.onchip_buffers(ops, cores)
-        emitters = [_CoreEmitter(self.instructions, self.first_core + i, onchip, self.roots,
+        emitters = [_CoreBuilder(self.instructions, self.first_core + i, onchip, self.roots,
                                  launch) for i in range(cores)]
         lowerings = [_CoreLowering(self.core_cfg, e) for e in emitters]
         state = _KernelState(cores, kernel, launch, onchip, emitters, lowerings)
@@ -235,7 +231,7 @@ class NpuLowering:
                     for out in op.outputs:
                         if src is not None:
                             low.last_write[out] = src
-                info = LayerInfo(op.name, op.type, 0)
+                info = LayerInfo(op.name, op.type, 0, args=op_args(self.graph, op))
             else:
                 info = self._vector(op, state)
             info.dims.update(kernel=kernel, cores=cores)
@@ -284,8 +280,10 @@ class NpuLowering:
                         [barrier], x)
             if groups > 1:
                 parts = [(g, s.n) for g in range(groups * jn // cn, groups * (jn + 1) // cn)]
+                n_off = 0
             else:
                 parts = [(0, s.n * (jn + 1) // cn - s.n * jn // cn)]
+                n_off = s.n * jn // cn
             for g, n_len in parts:
                 sub = dataclasses.replace(shapes[g], m=m1 - m0, n=n_len)
                 if geo is not None:
@@ -295,11 +293,12 @@ class NpuLowering:
                 else:
                     def a_tiles(o: dict, g=g, width=s.a_bytes, m0=m0):
                         return [((x, g, o["m0"] + m0, o["k0"]), o["dm"] * o["dk"] * width)]
-                low._lower_gemm(sub, op.name, x, g, folds, a_tiles)
+                low._lower_gemm(sub, op.name, x, g, folds, a_tiles, origin=(m0, n_off))
         state.layout[self.root(op.outputs[0])] = (cm, cn)
         return LayerInfo(op.name, op.type, sum(g.m * g.n * g.k for g in shapes),
                          dims={"m": s.m, "n": s.n, "k": s.k, "groups": groups,
-                               "split_m": cm, "split_n": cn})
+                               "split_m": cm, "split_n": cn},
+                         args=gemm_args(graph, op, x, "implicit" if conv else None))
 
     def _remote_bytes(self, x: str, geo: ConvGeometry | None, cm: int, cn: int,
                       state: _KernelState) -> int:
@@ -317,7 +316,7 @@ class NpuLowering:
     def _vector(self, op: Op, state: _KernelState, work: int | None = None) -> LayerInfo:
         """Each core: LOAD its share of every input, one VEC, STORE its share of the outputs."""
         graph, c = self.graph, state.cores
-        work = vector_work(graph, op) if work is None else work
+        work = vector_work(graph, op, self.cfg.core.vector.costs) if work is None else work
         out_elems = sum(graph.tensor(t).numel for t in op.outputs if t)
         inputs = list(dict.fromkeys(t for t in op.inputs if t))
         ready = {name: self._ready(name, state) for name in inputs}
@@ -346,7 +345,8 @@ class NpuLowering:
         for name in op.outputs:
             if name:
                 state.layout[self.root(name)] = state.layout.get(first, (c, 1))
-        return LayerInfo(op.name, op.type, 0, dims={"elements": out_elems}, vector_ops=work)
+        return LayerInfo(op.name, op.type, 0, dims={"elements": out_elems}, vector_ops=work,
+                         args=op_args(graph, op))
 
 
 def is_depthwise(graph: Graph, op: Op) -> bool:
@@ -369,18 +369,9 @@ class _KernelState:
     kernel: int
     launch: int
     onchip: set[str]
-    emitters: list[_CoreEmitter]
+    emitters: list[_CoreBuilder]
     lowerings: list[_CoreLowering]
     layout: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
-
-
-def check_supported(graph: Graph) -> None:
-    """Every op must be GEMM-like, a vector op or a view; all offenders are named at once."""
-    bad = [op for op in graph.ops if not is_matmul(op.type) and not is_view(op.type)
-           and not has_vector_cost(op.type)]
-    if bad:
-        listed = ", ".join(f"{op.type} (node {op.name!r})" for op in bad)
-        raise WorkloadError(f"the npu target cannot run: {listed}", where=graph.name)
 
 
 def check_plan(graph: Graph, kernels: Sequence[KernelSpec], config: NpuConfig,
@@ -412,15 +403,12 @@ def lower_kernels(graph: Graph, config: NpuConfig, kernels: Sequence[KernelSpec]
                   workload: str | None = None, first_core: int = 0) -> Trace:
     """Lower ``graph`` as the given kernels (each a run of consecutive ops on its core count)."""
     graph.validate()
-    check_supported(graph)
     check_plan(graph, kernels, config, first_core)
     by_name = {op.name: op for op in graph.ops}
     lowering = NpuLowering(config, graph, first_core)
     for k, spec in enumerate(kernels):
         lowering.lower_kernel([by_name[n] for n in spec.ops], spec.cores, k)
-    return Trace(kind="npu", config=config.model_dump(mode="json", exclude_none=True),
-                 workload=workload or graph.name, layers=lowering.layers,
-                 instructions=lowering.instructions)
+    return lowering.builder.trace("npu", config, workload or graph.name, lowering.layers)
 
 
 def plan_from_graph(graph: Graph, config: NpuConfig) -> list[KernelSpec]:
@@ -444,6 +432,4 @@ def plan_from_graph(graph: Graph, config: NpuConfig) -> list[KernelSpec]:
 
 def lower_npu(graph: Graph, config: NpuConfig, workload: str | None = None) -> Trace:
     """The target's lowering: the plan from the graph (see :func:`plan_from_graph`)."""
-    trace = lower_kernels(graph, config, plan_from_graph(graph, config), workload)
-    trace.meta.update(getattr(graph, "meta", {}))
-    return trace
+    return lower_kernels(graph, config, plan_from_graph(graph, config), workload)

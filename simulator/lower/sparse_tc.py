@@ -31,21 +31,15 @@ from collections import OrderedDict
 import numpy as np
 
 from simulator.config.sparse_tc import SparseTCConfig
-from simulator.errors import WorkloadError
 from simulator.lower import bitmap as bm
 from simulator.lower.sparse_data import im2col_mask, operand_nonzero, tensor_nonzero
-from simulator.lower.vector_ops import (
-    lower_alias_op,
-    lower_vector_op,
-    op_args,
-)
-from simulator.trace import Instruction, LayerInfo, Trace
+from simulator.lower.vector_ops import gemm_args, lower_alias_op, lower_vector_op
+from simulator.trace import LayerInfo, Trace, TraceBuilder
 from workloads.graph import Graph, Op
 from workloads.ops import (
     GemmShape,
     element_bytes,
     gemm_shapes,
-    has_vector_cost,
     is_matmul,
     is_view,
     needs_im2col,
@@ -95,19 +89,13 @@ class SparseTCLowering:
         self.cfg = config
         cap = int(config.l2.kb * 1024)
         self.l2 = {v: _LRU(cap) for v in VARIANTS}
-        self.instructions: list[Instruction] = []
+        self.builder = TraceBuilder()
+        self.emit = self.builder.emit
         self.last_write: dict[str, int] = {}
         self.encoded: dict[str, list[int]] = {}
         self.fills: dict[tuple, int] = {}
         self.runtime: set[str] = set()
         self.produced: set[str] = set()
-
-    def emit(self, op: str, unit: str, layer: str, dims: dict, nbytes: dict, deps, tensor=None
-             ) -> int:
-        ident = len(self.instructions)
-        clean = sorted({d for d in deps if d is not None})
-        self.instructions.append(Instruction(ident, op, unit, layer, dims, nbytes, clean, tensor))
-        return ident
 
     # -- layers --------------------------------------------------------------------------
 
@@ -120,7 +108,8 @@ class SparseTCLowering:
                     self.encoded[out] = self.encoded[op.inputs[0]]
             return lower_alias_op(graph, op, self.last_write)
         return lower_vector_op(self.emit, graph, op, self.last_write, self.cfg.word_bytes,
-                               vector_unit="cuda", store_unit="store")
+                               vector_unit="cuda", store_unit="store",
+                               costs=self.cfg.vector.costs)
 
     def _encode(self, graph: Graph, name: str, layer: str, nnz: int, fraction: float,
                 deps: list) -> list[int]:
@@ -209,7 +198,9 @@ class SparseTCLowering:
         self._emit_tiles(plans, layer, op, enc_a, a_nnz_stored, b_enc, graph)
         for out in op.outputs:
             self.runtime.add(out)
-        args = op_args(graph, op)
+        # a conv's A is formed on the fly by the bitmap im2col, K in (channel, fy, fx) order
+        args = gemm_args(graph, op, op.inputs[0],
+                         "im2col" if op.type == "Conv" and needs_im2col(op) else None)
         return LayerInfo(name=layer, op=op.type, macs=sum(g.m * g.n * g.k for g in shapes),
                          dims={"m": g0.m, "n": g0.n, "k": g0.k, "groups": len(shapes),
                                "tile_m": tiles[0], "tile_n": tiles[1], **stats_total},
@@ -381,7 +372,8 @@ class SparseTCLowering:
                          "int_ops": iops, "dense:int_ops": 0, "s24:int_ops": 0,
                          "dense:sram_read": sm_bytes["dense"], "s24:sram_read": sm_bytes["s24"],
                          "m0": mi * p["rows"][0], "n0": nj * p["cols"][0],
-                         "k0": c * cfg.k_chunk, "group": group},
+                         "k0": c * cfg.k_chunk, "dm": p["rows"][mi], "dn": p["cols"][nj],
+                         "dk": min(cfg.k_chunk, g.k - c * cfg.k_chunk), "group": group},
                         {"sram_read": sm_bytes["sparse"]}, [ld], g.c_tensor)
                     done[t].append(gemm)
                     if prev_first is None or (c == 0 and t == 0):
@@ -395,18 +387,11 @@ class SparseTCLowering:
 
 
 def lower_sparse_tc(graph: Graph, config: SparseTCConfig, workload: str | None = None) -> Trace:
-    """Lower every op of ``graph``; ops no unit can run are reported together, by operator."""
+    """Lower every op of ``graph`` (the pipeline has checked the target runs them all)."""
     graph.validate()
-    unsupported = [op for op in graph.ops if not is_matmul(op.type) and
-                   not is_view(op.type) and not has_vector_cost(op.type)]
-    if unsupported:
-        listed = ", ".join(f"{op.type} (node {op.name!r})" for op in unsupported)
-        raise WorkloadError(f"the sparse_tc target cannot run: {listed}", where=graph.name)
     lowering = SparseTCLowering(config)
     produced = {out for op in graph.ops for out in op.outputs}
     lowering.runtime = set(graph.inputs) | produced
     lowering.produced = produced
     layers = [lowering.lower_layer(graph, op) for op in graph.ops]
-    return Trace(kind="sparse_tc", config=config.model_dump(mode="json", exclude_none=True),
-                 workload=workload or graph.name, layers=layers,
-                 instructions=lowering.instructions)
+    return lowering.builder.trace("sparse_tc", config, workload or graph.name, layers)

@@ -19,21 +19,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulator.config.systolic import SystolicConfig
-from simulator.errors import WorkloadError
+from simulator.config.systolic import SystolicConfig, spatial
 from simulator.lower.implicit_conv import ConvGeometry
 from simulator.lower.vector_ops import (
+    gemm_args,
     lower_alias_op,
     lower_vector_op,
-    op_args,
 )
-from simulator.trace import Instruction, LayerInfo, Trace
+from simulator.trace import LayerInfo, Trace, TraceBuilder
 from workloads.graph import Graph, Op
 from workloads.ops import (
     GemmShape,
     gemm_shapes,
-    has_vector_cost,
-    is_gnn,
     is_matmul,
     is_view,
     needs_im2col,
@@ -85,20 +82,6 @@ class _Sram:
             self.used -= tile.nbytes
 
 
-class _Emitter:
-    """Accumulates instructions with ids and layer tags."""
-
-    def __init__(self) -> None:
-        self.instructions: list[Instruction] = []
-
-    def emit(self, op: str, unit: str, layer: str, dims: dict, nbytes: dict, deps, tensor=None
-             ) -> int:
-        ident = len(self.instructions)
-        clean = sorted({d for d in deps if d is not None})
-        self.instructions.append(Instruction(ident, op, unit, layer, dims, nbytes, clean, tensor))
-        return ident
-
-
 class SystolicLowering:
     """Stateful across layers so that SRAM contents and data dependencies carry over."""
 
@@ -109,7 +92,7 @@ class SystolicLowering:
         self.ifmap = _Sram(int(config.sram.ifmap_kb * kib))
         self.filter = _Sram(int(config.sram.filter_kb * kib))
         self.ofmap = _Sram(int(config.sram.ofmap_kb * kib))
-        self.out = _Emitter()
+        self.out = TraceBuilder()
         self.last_write: dict[str, int] = {}   # tensor -> last instruction writing it to DRAM
 
     def _fetch(self, sram: _Sram, key: tuple, nbytes: int, layer: str, tensor: str) -> _Tile:
@@ -130,7 +113,8 @@ class SystolicLowering:
             return self._lower_gemm_op(graph, op)
         if is_view(op.type):
             return lower_alias_op(graph, op, self.last_write)
-        return lower_vector_op(self.out.emit, graph, op, self.last_write, self.cfg.word_bytes)
+        return lower_vector_op(self.out.emit, graph, op, self.last_write, self.cfg.word_bytes,
+                               costs=self.cfg.vector.costs)
 
     def _lower_gemm_op(self, graph: Graph, op: Op) -> LayerInfo:
         shapes = gemm_shapes(graph, op, self.cfg.word_bytes)
@@ -152,8 +136,7 @@ class SystolicLowering:
             for group, shape in enumerate(shapes):
                 self._lower_gemm(shape, layer, a_source, group)
         s = shapes[0]
-        args = op_args(graph, op)
-        args["a"] = a_source
+        args = gemm_args(graph, op, a_source)
         return LayerInfo(name=layer, op=op.type, macs=sum(g.m * g.n * g.k for g in shapes),
                          dims={"m": s.m, "n": s.n, "k": s.k, "groups": len(shapes)}, args=args)
 
@@ -190,12 +173,15 @@ class SystolicLowering:
 
     def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int,
                     row_folds: list[tuple[int, int]] | None = None,
-                    a_tiles: Callable[[dict], list[tuple[tuple, int]]] | None = None) -> None:
+                    a_tiles: Callable[[dict], list[tuple[tuple, int]]] | None = None,
+                    origin: tuple[int, int] = (0, 0)) -> None:
         """Fold one GEMM onto the array. ``row_folds`` overrides the uniform R-row folds of the
         dimension on the array rows; ``a_tiles`` maps a tile's origin/extent to the keys and
-        sizes of the A data it needs on chip (default: that block of the A matrix itself)."""
+        sizes of the A data it needs on chip (default: that block of the A matrix itself).
+        ``origin`` is where this GEMM sits in the layer's (M, N) when it is one core's block
+        of a larger one: added to the ``m0``/``n0`` the instructions record."""
         df, R, C = self.cfg.array.dataflow, self.R, self.C
-        sr, sc, t = {"os": (g.m, g.n, g.k), "ws": (g.k, g.n, g.m), "is": (g.k, g.m, g.n)}[df]
+        sr, sc, t = spatial(df, g.m, g.n, g.k)
         # Narrow weights on precision-scalable PEs: each PE takes `pack` K elements per cycle,
         # so a fold holds R*pack K rows (ws/is) or streams K in ceil(T/pack) cycles (os).
         pack = self.cfg.macs_per_pe(g.b_bits)
@@ -248,6 +234,9 @@ class SystolicLowering:
                     writes = df != "os" or last
                     dims = {"rows": r, "cols": c, "t": tl, "first": int(first),
                             "last": int(last), "group": group, **o}
+                    if origin != (0, 0):
+                        dims["m0"] += origin[0]
+                        dims["n0"] += origin[1]
                     if pack > 1:
                         dims["pack"] = pack
                     gemm = emit("GEMM", "array", layer, dims,
@@ -277,19 +266,8 @@ def tile_origin(df: str, r0: int, c0: int, t0: int, r: int, c: int, t: int) -> d
 
 
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:
-    """Lower every op of ``graph``; ops no unit can run are reported together, by operator."""
+    """Lower every op of ``graph`` (the pipeline has checked the target runs them all)."""
     graph.validate()
-    if any(is_gnn(op.type) for op in graph.ops):   # GNN baseline, issue 7
-        from simulator.lower.gnn_systolic import lower_gnn_systolic
-
-        return lower_gnn_systolic(graph, config, workload)
-    unsupported = [op for op in graph.ops if not is_matmul(op.type) and
-                   not is_view(op.type) and not has_vector_cost(op.type)]
-    if unsupported:
-        listed = ", ".join(f"{op.type} (node {op.name!r})" for op in unsupported)
-        raise WorkloadError(f"the systolic target cannot run: {listed}", where=graph.name)
     lowering = SystolicLowering(config)
     layers = [lowering.lower_layer(graph, op) for op in graph.ops]
-    return Trace(kind="systolic", config=config.model_dump(mode="json", exclude_none=True),
-                 workload=workload or graph.name, layers=layers,
-                 instructions=lowering.out.instructions)
+    return lowering.out.trace("systolic", config, workload or graph.name, layers)

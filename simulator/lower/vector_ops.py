@@ -28,6 +28,26 @@ def op_args(graph: Graph, op: Op) -> dict:
             "shapes": [list(graph.tensor(t).shape) for t in op.outputs if t]}
 
 
+def gemm_args(graph: Graph, op: Op, a_source: str, layout: str | None = None) -> dict:
+    """:func:`op_args` of a matmul-like op, plus where functional execution reads its A operand:
+    ``a`` (the tensor) and, for a Conv, ``a_layout``: ``explicit`` (the lowered matrix an IM2COL
+    wrote to ``a``), ``implicit`` (K ordered by filter position, then channel: channel-first
+    implicit im2col), ``im2col`` (K by channel, then position, formed on the fly) or ``nhwc`` (a
+    1x1 stride-1 conv reads its input as the matrix). ``layout`` None: inferred from ``a``."""
+    args = op_args(graph, op)
+    args["a"] = a_source
+    if op.type == "Conv":
+        if layout is None:
+            if not ops.needs_im2col(op):
+                layout = "nhwc"
+            elif a_source != op.inputs[0]:
+                layout = "explicit"
+            else:
+                layout = "implicit" if op.attrs.get("im2col") == "implicit" else "im2col"
+        args["a_layout"] = layout
+    return args
+
+
 def lower_alias_op(graph: Graph, op: Op, last_write: dict[str, int]) -> LayerInfo:
     """A free view: no instruction; readers of the outputs wait for whatever wrote the input."""
     source = last_write.get(op.inputs[0])

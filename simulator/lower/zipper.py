@@ -26,7 +26,7 @@ import numpy as np
 
 from simulator.config.zipper import ZipperConfig
 from simulator.errors import WorkloadError
-from simulator.trace import Instruction, LayerInfo, Trace
+from simulator.trace import LayerInfo, Trace, TraceBuilder
 from workloads.gnn.execute import ROW_INPUTS, TILES
 from workloads.gnn.ir import (
     ADJ,
@@ -37,23 +37,13 @@ from workloads.gnn.ir import (
     SOFTMAX,
     STAGE_OF,
     op_cost,
+    segments,
     width,
 )
 from workloads.graph import Graph, Op
+from workloads.ops import vector_work
 
 INDEX_BYTES = 4   # one vertex id in an edge list
-
-
-def segments(graph: Graph) -> list[tuple[str, list[Op]]]:
-    """Maximal runs of edge ops and of vertex ops, in program order."""
-    out: list[tuple[str, list[Op]]] = []
-    for op in graph.ops:
-        kind = "edge" if op.type in EDGE_OPS else "vertex"
-        if out and out[-1][0] == kind:
-            out[-1][1].append(op)
-        else:
-            out.append((kind, [op]))
-    return out
 
 
 def vertex_rows(graph: Graph, ops: list[Op], cfg: ZipperConfig) -> int:
@@ -75,28 +65,28 @@ def vertex_rows(graph: Graph, ops: list[Op], cfg: ZipperConfig) -> int:
     return min(num_v, max(fold, rows - rows % fold))
 
 
-class _Emitter:
+class _TileBuilder(TraceBuilder):
+    """Every instruction carries its scheduling tile (``dims.tile``); zero byte counts are
+    dropped; in the op-by-op baseline each instruction also waits for the previous one."""
+
     def __init__(self) -> None:
-        self.instructions: list[Instruction] = []
+        super().__init__()
         self.tile = 0
         self.chain = False       # op-by-op: every instruction waits for the previous one
 
     def emit(self, op: str, unit: str, layer: str, dims: dict, nbytes: dict, deps,
              tensor: str | None = None) -> int:
-        ident = len(self.instructions)
-        deps = {d for d in deps if d is not None}
-        if self.chain and ident:
-            deps.add(ident - 1)
-        self.instructions.append(Instruction(ident, op, unit, layer, {**dims, "tile": self.tile},
-                                             {k: int(v) for k, v in nbytes.items() if v},
-                                             sorted(deps), tensor))
-        return ident
+        deps = list(deps)
+        if self.chain and self.instructions:
+            deps.append(len(self.instructions) - 1)
+        return super().emit(op, unit, layer, {**dims, "tile": self.tile},
+                            {k: int(v) for k, v in nbytes.items() if v}, deps, tensor)
 
 
 class ZipperLowering:
     def __init__(self, graph: Graph, cfg: ZipperConfig) -> None:
         self.g, self.cfg, self.wb = graph, cfg, cfg.word_bytes
-        self.out = _Emitter()
+        self.out = _TileBuilder()
         self.num_v = graph.tensor("x").shape[0]
         self.num_e = graph.tensor(ADJ).shape[1]
         self.table = graph.tensor(TILES).values
@@ -120,10 +110,11 @@ class ZipperLowering:
         return rows * width(self.g, tensor) * self.wb
 
     def per_row(self, op: Op) -> tuple[int, int]:
-        """(MACs, vector ops) per output row: every op's cost is rows x a constant."""
-        c = op_cost(self.g, op)
+        """(MACs, vector ops) per output row: every op's cost is rows x a constant (the vector
+        ops the catalogue's, or the config's ``vector.costs`` override)."""
         rows = self.g.tensor(op.outputs[0]).shape[0]
-        return c.macs // rows, c.vector_ops // rows
+        vops = vector_work(self.g, op, self.cfg.vector.costs or None)
+        return op_cost(self.g, op).macs // rows, vops // rows
 
     def store_deps(self, tensor: str, lo: int, hi: int) -> list[int]:
         done = self.stores.get(tensor)
@@ -153,28 +144,33 @@ class ZipperLowering:
     def _first_user(self, name: str) -> str:
         return next(op.name for op in self.g.ops if name in op.inputs)
 
-    def compute(self, op: Op, rows: int, k_in: int | None, deps: list[int]) -> int:
-        """The op's compute instructions on ``rows`` rows; returns the last one's id."""
+    def compute(self, op: Op, rows: int, span: dict[str, int], deps: list[int]) -> int:
+        """The op's compute instructions on ``rows`` rows; returns the last one's id. ``span``
+        says which rows (dims ``e0``/``e1``: the edges of an edge op; ``v0``/``dv``: the
+        vertices of a vertex op, or the destination interval of an edge tile): what functional
+        execution computes, timing ignores it."""
         emit, layer = self.out.emit, op.name
         macs, vops = self.per_row(op)
         if op.type == SCATTER:
-            return emit("SCATTER", "gs", layer, {"elements": rows * width(self.g, op.outputs[0])},
+            return emit("SCATTER", "gs", layer,
+                        {"elements": rows * width(self.g, op.outputs[0]), **span},
                         {}, deps, op.outputs[0])
         if op.type == GATHER:
             weighted = int(len(op.inputs) > 2 and bool(op.inputs[2]))
             return emit("GATHER", "gs", layer,
-                        {"elements": rows * width(self.g, op.inputs[0]), "weighted": weighted},
-                        {}, deps, op.outputs[0])
+                        {"elements": rows * width(self.g, op.inputs[0]), "weighted": weighted,
+                         **span}, {}, deps, op.outputs[0])
         if macs:
             n = width(self.g, op.outputs[0])
             k = macs // n
-            last = emit("GEMM", "gemm", layer, {"m": rows, "n": n, "k": k}, {}, deps,
+            last = emit("GEMM", "gemm", layer, {"m": rows, "n": n, "k": k, **span}, {}, deps,
                         op.outputs[0])
             if vops:
-                last = emit("VEC", "vector", layer, {"work": vops * rows}, {}, [last],
+                last = emit("VEC", "vector", layer, {"work": vops * rows, **span}, {}, [last],
                             op.outputs[0])
             return last
-        return emit("VEC", "vector", layer, {"work": vops * rows}, {}, deps, op.outputs[0])
+        return emit("VEC", "vector", layer, {"work": vops * rows, **span}, {}, deps,
+                    op.outputs[0])
 
     def param_inputs(self, op: Op) -> list[str]:
         return [t for t in op.inputs if t in self.constants and t not in self.edge_rows(op)]
@@ -208,7 +204,7 @@ class ZipperLowering:
                                              self.store_deps(t, v0, v0 + dv), t)
                     deps.append(avail[t])
             out = op.outputs[0]
-            avail[out] = self.compute(op, dv, None, deps)
+            avail[out] = self.compute(op, dv, {"v0": v0, "dv": dv}, deps)
             if self.needs_store(out, seg, None):
                 self.store(out, op.name, v0, dv, avail[out])
 
@@ -267,7 +263,8 @@ class ZipperLowering:
                                             "that makes it", where=op.name)
             if op.type == GATHER:
                 deps.append(gathered.get(op.outputs[0]))
-            local[op.outputs[0]] = self.compute(op, et, None, deps)
+            local[op.outputs[0]] = self.compute(op, et, {"e0": e0, "e1": e1, "v0": v0, "dv": dv},
+                                                deps)
             if op.type == GATHER:
                 gathered[op.outputs[0]] = local[op.outputs[0]]
 
@@ -286,9 +283,10 @@ class ZipperLowering:
             last = gathered.get(out)
             norm = op.attrs.get("reduce") == "mean" or \
                 (len(op.inputs) > 2 and op.inputs[2] in softmaxes)
-            if norm:
+            if norm:   # the gather's final rows: mean / softmax normalisation (functional)
                 last = self.out.emit("VEC", "vector", op.name,
-                                     {"work": dv * width(self.g, out)}, {}, [last], out)
+                                     {"work": dv * width(self.g, out), "v0": v0, "dv": dv,
+                                      "finish": 1}, {}, [last], out)
             avail[out] = last
             if self.needs_store(out, seg, fused):
                 self.store(out, op.name, v0, dv, last)
@@ -338,7 +336,7 @@ class ZipperLowering:
                             nbytes = self.bytes_of(dv, t)
                             emit("LOAD", "dma", op.name, {}, {"dram_read": nbytes,
                                                               "sram_write": nbytes}, [], t)
-                    last = self.compute(op, dv, None, deps_params)
+                    last = self.compute(op, dv, {"v0": v0, "dv": dv}, deps_params)
                     self.store(op.outputs[0], op.name, v0, dv, last)
                 continue
             for row in self.table:
@@ -361,7 +359,10 @@ class ZipperLowering:
                     nbytes = self.bytes_of(et, t)
                     emit("LOAD", "dma", op.name, {}, {"dram_read": nbytes, "sram_write": nbytes},
                          [], t)
-                last = self.compute(op, et, None, deps_params)
+                span = {"e0": e0, "e1": e1, "v0": v0, "dv": dv}
+                if op.type == GATHER and e1 == self._interval_end(row):
+                    span["finish"] = 1   # the interval's last tile: its rows are final
+                last = self.compute(op, et, span, deps_params)
                 out = op.outputs[0]
                 nbytes = self.bytes_of(dv if op.type == GATHER else et, out)
                 if op.type != GATHER or e1 == self._interval_end(row):
@@ -401,7 +402,5 @@ def lower_zipper(graph: Graph, config: ZipperConfig, workload: str | None = None
         lowering.lower_op_by_op()
     else:
         lowering.lower_zipper()
-    return Trace(kind="zipper", config=config.model_dump(mode="json", exclude_none=True),
-                 workload=workload or graph.name, layers=lowering.layers(),
-                 instructions=lowering.out.instructions)
+    return lowering.out.trace("zipper", config, workload or graph.name, lowering.layers())
 

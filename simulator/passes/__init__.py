@@ -33,16 +33,18 @@ class Pass:
     doc: str
     needs_config: bool = False      # run(graph, option, config); config may be None
     needs_cost_model: bool = False  # run(graph, option, cost_model)
+    kinds: tuple[str, ...] = ()     # the hardware kinds it applies to (empty: every kind)
 
 
 PASSES: dict[str, Pass] = {}
 
 
 def register(name: str, options: tuple[str, ...] = (), default: str | None = None,
-             needs_config: bool = False, needs_cost_model: bool = False):
+             needs_config: bool = False, needs_cost_model: bool = False,
+             kinds: tuple[str, ...] = ()):
     def wrap(fn: Callable[..., Graph]):
         PASSES[name] = Pass(name, fn, options, default, (fn.__doc__ or "").strip().split("\n")[0],
-                            needs_config, needs_cost_model)
+                            needs_config, needs_cost_model, tuple(kinds))
         return fn
     return wrap
 
@@ -78,6 +80,10 @@ def apply_passes(graph: Graph, specs: list[str] | None, config=None,
     ``config`` is the hardware config and ``cost_model(config)`` builds the target's cost
     model (once, if a pass needs it): what passes that tune for the hardware are handed."""
     parsed = [parse_pass(spec) for spec in specs or []]
+    for p, _ in parsed:
+        if p.kinds and config is not None and config.kind not in p.kinds:
+            raise PassError(f"pass {p.name} applies to kind {' or '.join(p.kinds)} only; the "
+                            f"config is kind {config.kind!r}", where=f"--pass {p.name}")
     model = None
     for p, value in parsed:
         if p.needs_cost_model:

@@ -16,10 +16,10 @@ import numpy as np
 
 from simulator.errors import ArchsimError
 from simulator.passes import copy_graph, register
+from workloads import ops
 from workloads.graph import SPARSITY_PATTERNS as PATTERNS
 from workloads.graph import Graph
 
-GEMM_TYPES = ("Gemm", "MatMul", "Conv")
 FORM = "KEY=DENSITY[:PATTERN],... with KEY a, b or a tensor name, e.g. a=0.3,b=0.4"
 
 
@@ -82,7 +82,7 @@ def apply_density(graph: Graph, spec: str) -> Graph:
     """The graph with the densities of ``spec`` set (a new graph; see the module doc)."""
     items, seed = parse_density(spec)
     new = copy_graph(graph)
-    gemm_ops = [op for op in new.ops if op.type in GEMM_TYPES]
+    gemm_ops = [op for op in new.ops if ops.is_matmul(op.type)]
     targets: dict[str, list[tuple[str, str]]] = {}   # key -> [(tensor, role)]
     produced = {out for op in new.ops for out in op.outputs}
     for key in items:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from simulator.passes import PassError, copy_graph, register
+from simulator.passes import copy_graph, register
 from workloads.graph import Graph
 
 MODES = ("none", "heuristic", "oracle")
@@ -33,34 +33,27 @@ def apply_plan(graph: Graph, kernels, info: dict, timings: dict | None = None) -
     return out
 
 
-@register("fusion", options=MODES, default="heuristic", needs_config=True)
-def fusion_pass(graph: Graph, mode: str | None, config) -> Graph:
+@register("fusion", options=MODES, default="heuristic", needs_cost_model=True, kinds=("npu",))
+def fusion_pass(graph: Graph, mode: str | None, model) -> Graph:
     """Fuse layers and pick core counts for the npu target (none, heuristic or oracle)."""
-    if getattr(config, "kind", None) != "npu":
-        raise PassError(f"fusion tunes kernels for the npu target; the config is kind "
-                        f"{getattr(config, 'kind', None)!r} (use e.g. configs/mlu.yaml)",
-                        where="--pass fusion")
-    from simulator.lower.npu import check_supported, layer_by_layer
-
     graph.validate()
-    check_supported(graph)
     mode = mode or "heuristic"
     info: dict = {"mode": mode}
     if mode == "none":
         start = time.perf_counter()
-        kernels = layer_by_layer(graph, config.default_cores)
+        kernels = model.layer_by_layer(graph, model.config.default_cores)
         timings = {"search_s": time.perf_counter() - start}
     elif mode == "heuristic":
         from simulator.passes.fusion_heuristic import heuristic
 
-        kernels, table, seconds = heuristic(graph, config)
+        kernels, table, seconds = heuristic(graph, model)
         timings = {"search_s": seconds, "profile_s": table.profile_seconds}
         info.update(profiled_layers=table.profiled_layers,
                     profile_simulations=table.simulations, cost_model=table.to_json())
     else:
         from simulator.passes.fusion_search import oracle
 
-        plan = oracle(graph, config)
+        plan = oracle(graph, model)
         kernels = plan.kernels
         timings = {"search_s": plan.stats.seconds}
         info.update(simulations=plan.stats.simulations, cache_hits=plan.stats.cache_hits,

@@ -29,20 +29,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-from simulator.config.npu import NpuConfig
-from simulator.hw.npu import sync_cycles
-from simulator.lower.npu import (
-    KernelSpec,
-    NpuLowering,
-    choose_split,
-    depthwise_work,
-    is_depthwise,
-)
-from simulator.passes.fusion_search import DEFAULT_MAX_GROUP, KernelCoster, fusion_units
+from simulator.config.npu import KernelSpec
+from simulator.passes.fusion_search import DEFAULT_MAX_GROUP, fusion_units
 from workloads.graph import Graph, Op, Tensor, add_conv
 from workloads.ops import gemm_shapes, is_matmul, is_view, vector_work
 
@@ -164,11 +155,12 @@ class _OpTerms:
 
 class KernelFeatures:
     """The learned cost's features of runs of a graph's ops, from shapes only (cached per op
-    and core count; the on-chip set is the lowering's capacity rule, recomputed per run)."""
+    and core count; the on-chip set is the lowering's capacity rule, recomputed per run).
+    ``model`` is the npu's cost model: its compile rules (buffers, core split, barrier cost)."""
 
-    def __init__(self, graph: Graph, config: NpuConfig) -> None:
-        self.graph, self.cfg = graph, config
-        self.low = NpuLowering(config, graph)
+    def __init__(self, graph: Graph, model) -> None:
+        self.graph, self.model, self.cfg = graph, model, model.config
+        self.low = model.buffers(graph)
         self.terms: dict[tuple[int, int], _OpTerms | None] = {}
         low = self.low
         self.sizes: dict[str, int] = {}
@@ -216,20 +208,22 @@ class KernelFeatures:
         t: _OpTerms | None
         if is_view(op.type):
             t = None
-        elif is_matmul(op.type) and not is_depthwise(g, op):
-            shapes = gemm_shapes(g, op, low.wb)
+        elif is_matmul(op.type) and self.model.vector_only(g, op) is None:
+            shapes = gemm_shapes(g, op, low.word_bytes)
             s, groups = shapes[0], len(shapes)
             x, w = op.inputs[0], op.inputs[1]
             a_total = self.nbytes(x)
             b_total = math.ceil(g.tensor(w).numel * s.b_bytes)
-            cm, cn = choose_split(c, s.m, groups if groups > 1 else s.n, a_total, b_total)
+            cm, cn = self.model.split(c, s.m, groups if groups > 1 else s.n, a_total, b_total)
             per_core_groups, n = (-(-groups // cn), s.n) if groups > 1 else (1, -(-s.n // cn))
             rows, cols = self.cfg.core.array.rows, self.cfg.core.array.cols
             folds = per_core_groups * -(-s.k // rows) * -(-n // cols)
             t = _OpTerms(folds * -(-s.m // cm), folds, cm * b_total, low.root(x),
                          cn * a_total, a_total)
         else:
-            work = depthwise_work(g, op) if is_depthwise(g, op) else vector_work(g, op)
+            work = self.model.vector_only(g, op)
+            if work is None:
+                work = vector_work(g, op, self.model.vector_costs)
             t = _OpTerms(work / c / self.cfg.core.vector.lanes)
             for name in dict.fromkeys(i for i in op.inputs if i):
                 if g.tensor(name).values is not None:
@@ -268,11 +262,12 @@ class KernelFeatures:
             bound += max(t.compute, dram)
             overlap += min(t.compute, dram)
             pad += local / cores / self.cfg.core.scratchpad_bandwidth
-        return [bound, overlap, folds, layers, barriers * sync_cycles(self.cfg, cores), pad, 1.0]
+        return [bound, overlap, folds, layers, barriers * self.model.sync_cycles(cores), pad,
+                1.0]
 
     def fixed(self, cores: int) -> int:
         """The cycles every kernel pays that the config states: launch and closing barrier."""
-        return self.cfg.launch_cycles + sync_cycles(self.cfg, cores)
+        return self.model.fixed_cycles(cores)
 
 
 @dataclass
@@ -304,15 +299,15 @@ def synthesized_kernels() -> list[Graph]:
         [synth_group(*s) for s in synthesized_groups()]
 
 
-def profile_samples(graphs: list[Graph], config: NpuConfig
+def profile_samples(graphs: list[Graph], model
                     ) -> tuple[np.ndarray, np.ndarray, list[dict[int, int]], int]:
     """Simulate each graph as one kernel at every core count: features (rows), cycles above the
     fixed launch+sync cost, the cycles per core count of each graph, simulations run."""
     rows, target, per_graph, sims = [], [], [], 0
     for g in graphs:
-        coster, feats = KernelCoster(g, config), KernelFeatures(g, config)
+        coster, feats = model.kernel_coster(g), KernelFeatures(g, model)
         cycles = {}
-        for c in config.core_options():
+        for c in model.core_options():
             cycles[c] = coster.cost(g.ops, c)
             rows.append(feats.features(0, len(g.ops) - 1, c))
             target.append(cycles[c] - feats.fixed(c))
@@ -328,10 +323,10 @@ def fit_weights(rows: np.ndarray, target: np.ndarray) -> tuple[float, ...]:
     return tuple(float(w) for w in weights)
 
 
-def learn(graphs: list[Graph], config: NpuConfig) -> CostModel:
-    """Profile ``graphs`` on ``config`` and fit the cost model."""
+def learn(graphs: list[Graph], model) -> CostModel:
+    """Profile ``graphs`` on the npu ``model`` describes and fit the learned cost."""
     start = time.perf_counter()
-    rows, target, _, sims = profile_samples(graphs, config)
+    rows, target, _, sims = profile_samples(graphs, model)
     model = CostModel(fit_weights(rows, target))
     model.profile_seconds = time.perf_counter() - start
     model.profiled_layers = len(graphs)
@@ -339,34 +334,40 @@ def learn(graphs: list[Graph], config: NpuConfig) -> CostModel:
     return model
 
 
-def profile(config: NpuConfig) -> CostModel:
-    """The cost model learned from the synthesized kernels on ``config`` (cached per config)."""
-    return _profile(config.model_dump_json())
+#: learned costs by config (JSON), at most a few: profiling takes about a second per config
+_PROFILES: dict[str, CostModel] = {}
 
 
-@lru_cache(maxsize=8)
-def _profile(config_json: str) -> CostModel:
-    return learn(synthesized_kernels(), NpuConfig.model_validate_json(config_json))
+def profile(model) -> CostModel:
+    """The cost learned from the synthesized kernels on the npu ``model`` describes (the npu
+    target's cost model), cached per config."""
+    key = model.config.model_dump_json()
+    if key not in _PROFILES:
+        if len(_PROFILES) >= 8:
+            _PROFILES.pop(next(iter(_PROFILES)))
+        _PROFILES[key] = learn(synthesized_kernels(), model)
+    return _PROFILES[key]
 
 
-def heuristic(graph: Graph, config: NpuConfig, max_group: int = DEFAULT_MAX_GROUP,
+def heuristic(graph: Graph, model, max_group: int = DEFAULT_MAX_GROUP,
               table: CostModel | None = None) -> tuple[list[KernelSpec], CostModel, float]:
-    """The plan the learned cost prefers, the model it used, and the seconds the search took
-    (profiling not included: it is done once per config)."""
-    model = table or profile(config)
+    """The plan the learned cost prefers, the learned cost it used, and the seconds the search
+    took (profiling not included: it is done once per config). ``model`` is the npu target's
+    cost model."""
+    learned = table or profile(model)
     start = time.perf_counter()
-    feats = KernelFeatures(graph, config)
+    feats = KernelFeatures(graph, model)
     index = {op.name: i for i, op in enumerate(graph.ops)}
     units = fusion_units(graph)
     bounds = [(index[u[0].name], index[u[-1].name]) for u in units]
-    options = config.core_options()
+    options = model.core_options()
     n = len(units)
     best = [0.0] + [math.inf] * n
     choice = [(0, 0)] * (n + 1)
     for j in range(1, n + 1):
         hi = bounds[j - 1][1]
         for i in range(max(0, j - max_group), j):
-            cores, cycles = model.best_cores(feats, bounds[i][0], hi, options)
+            cores, cycles = learned.best_cores(feats, bounds[i][0], hi, options)
             if best[i] + cycles < best[j]:
                 best[j], choice[j] = best[i] + cycles, (i, cores)
     kernels: list[KernelSpec] = []
@@ -376,4 +377,4 @@ def heuristic(graph: Graph, config: NpuConfig, max_group: int = DEFAULT_MAX_GROU
         kernels.append(KernelSpec(tuple(op.name for u in units[i:j] for op in u), cores))
         j = i
     kernels.reverse()
-    return kernels, model, time.perf_counter() - start
+    return kernels, learned, time.perf_counter() - start

@@ -9,8 +9,9 @@ readers are all inside stays on chip while it fits. Groupings that are not runs 
 (e.g. two branches fused while the op between them is not) are outside the space.
 
 Kernels are serialized on the npu, so a plan's cycles are the sum of its kernels' cycles, each
-simulated on its own (:class:`KernelCoster`, cached by the kernel's structure so repeated blocks
-are simulated once). That makes the oracle an exact dynamic program over partitions:
+simulated on its own (the npu cost model's kernel coster, cached by the kernel's structure so
+repeated blocks are simulated once). That makes the oracle an exact dynamic program over
+partitions:
 ``best[j] = min over i, c of best[i] + cost(units[i:j], c)`` with at most ``max_group`` units per
 kernel; :func:`brute_force` enumerates every plan instead (for tests on small chains).
 """
@@ -20,14 +21,12 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from simulator.config.npu import NpuConfig
-from simulator.hw.npu import simulate_kernels
-from simulator.lower.npu import KernelSpec, NpuLowering, lower_kernels
-from simulator.trace import Trace
+from simulator.config.npu import KernelSpec
 from workloads.graph import Graph, Op
-from workloads.ops import is_view
+from workloads.ops import is_matmul, is_view
 
 DEFAULT_MAX_GROUP = 8
 
@@ -44,7 +43,7 @@ def fusion_units(graph: Graph) -> list[list[Op]]:
     for op in graph.ops:
         data = [t for t in dict.fromkeys(op.inputs) if t and graph.tensor(t).values is None]
         follows = prev is not None and len(data) == 1 and data[0] in prev.outputs and \
-            readers.get(data[0], 0) == 1 and op.type not in ("Conv", "Gemm", "MatMul")
+            readers.get(data[0], 0) == 1 and not is_matmul(op.type)
         if units and (follows or (is_view(op.type) and prev is not None)):
             units[-1].append(op)
         else:
@@ -54,90 +53,27 @@ def fusion_units(graph: Graph) -> list[list[Op]]:
 
 
 @dataclass
-class SearchStats:
-    """What a search cost: kernels simulated, cache hits, wall time."""
-
-    simulations: int = 0
-    cache_hits: int = 0
-    seconds: float = 0.0
-
-
-class KernelCoster:
-    """Cycles of one kernel (a run of ops on ``cores`` cores), simulated on its own and cached
-    by structure: op types, attributes, shapes, which inputs come from inside the kernel and
-    which outputs are read outside it."""
-
-    def __init__(self, graph: Graph, config: NpuConfig) -> None:
-        self.graph = graph
-        self.config = config
-        self.lowering = NpuLowering(config, graph)
-        self.cache: dict[str, int] = {}
-        self.stats = SearchStats()
-
-    def signature(self, ops: Sequence[Op], cores: int) -> str:
-        low = self.lowering
-        where = {}
-        for pos, op in enumerate(ops):
-            for out in op.outputs:
-                where[out] = pos
-        inside = {low.index[op.name] for op in ops}
-        parts = []
-        for op in ops:
-            ins = []
-            for name in op.inputs:
-                if not name:
-                    ins.append(None)
-                    continue
-                t = self.graph.tensor(name)
-                ins.append((t.shape, t.bits, t.values is not None, where.get(name, -1)))
-            outs = []
-            for name in op.outputs:
-                t = self.graph.tensor(name)
-                users = low.users.get(low.root(name), [])
-                leaves = low.root(name) in low.outputs or any(u not in inside for u in users)
-                outs.append((t.shape, t.bits, leaves))
-            attrs = sorted((k, repr(v)) for k, v in op.attrs.items() if not k.startswith("npu_"))
-            parts.append((op.type, tuple(attrs), tuple(ins), tuple(outs)))
-        return repr((cores, parts))
-
-    def cost(self, ops: Sequence[Op], cores: int) -> int:
-        key = self.signature(ops, cores)
-        hit = self.cache.get(key)
-        if hit is not None:
-            self.stats.cache_hits += 1
-            return hit
-        low = self.lowering
-        low.instructions, low.layers = [], []
-        low.lower_kernel(ops, cores, 0)
-        trace = Trace(kind="npu", config={}, workload=self.graph.name, layers=low.layers,
-                      instructions=low.instructions)
-        cycles = simulate_kernels(trace, self.config)[0].total_cycles
-        self.cache[key] = cycles
-        self.stats.simulations += 1
-        return cycles
-
-
-@dataclass
 class Plan:
     """Kernels (runs of units) with their core counts and the cycles the search predicts."""
 
     kernels: list[KernelSpec]
     predicted_cycles: int | None = None
-    stats: SearchStats = field(default_factory=SearchStats)
+    stats: Any = None   # the kernel coster's SearchStats (simulations, cache hits, seconds)
 
 
 def _spec(units: Sequence[list[Op]], cores: int) -> KernelSpec:
     return KernelSpec(tuple(op.name for unit in units for op in unit), cores)
 
 
-def oracle(graph: Graph, config: NpuConfig, max_group: int = DEFAULT_MAX_GROUP,
-           coster: KernelCoster | None = None, options: Sequence[int] | None = None) -> Plan:
+def oracle(graph: Graph, model, max_group: int = DEFAULT_MAX_GROUP, coster=None,
+           options: Sequence[int] | None = None) -> Plan:
     """The exact best plan over runs of at most ``max_group`` units and every core option,
-    by dynamic programming over the prefix of units already covered."""
+    by dynamic programming over the prefix of units already covered; ``model`` is the npu's
+    cost model (its kernel coster prices each candidate kernel)."""
     start = time.perf_counter()
-    coster = coster or KernelCoster(graph, config)
+    coster = coster or model.kernel_coster(graph)
     units = fusion_units(graph)
-    options = list(options or config.core_options())
+    options = list(options or model.core_options())
     n = len(units)
     best = [0] + [None] * n
     choice: list[tuple[int, int]] = [(0, 0)] * (n + 1)
@@ -169,25 +105,19 @@ def compositions(n: int, max_group: int) -> Iterator[tuple[int, ...]]:
             yield (first, *rest)
 
 
-def plan_cycles(graph: Graph, config: NpuConfig, kernels: Sequence[KernelSpec]) -> int:
-    """Cycles of a whole plan, lowered and simulated as one program."""
-    trace = lower_kernels(graph, config, kernels)
-    return simulate_kernels(trace, config)[0].total_cycles
-
-
-def brute_force(graph: Graph, config: NpuConfig, max_group: int = DEFAULT_MAX_GROUP,
+def brute_force(graph: Graph, model, max_group: int = DEFAULT_MAX_GROUP,
                 options: Sequence[int] | None = None) -> Plan:
     """Every partition into runs of units x every core count per run, each simulated as a
     whole program: the reference the dynamic program is checked against (tiny graphs only)."""
     units = fusion_units(graph)
-    options = list(options or config.core_options())
+    options = list(options or model.core_options())
     best: Plan | None = None
     for sizes in compositions(len(units), max_group):
         bounds = list(itertools.accumulate(sizes, initial=0))
         runs = [units[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
         for cores in itertools.product(options, repeat=len(runs)):
             kernels = [_spec(run, c) for run, c in zip(runs, cores, strict=True)]
-            cycles = plan_cycles(graph, config, kernels)
+            cycles = model.plan_cycles(graph, kernels)
             if best is None or cycles < best.predicted_cycles:
                 best = Plan(kernels, cycles)
     assert best is not None

@@ -17,7 +17,7 @@ import numpy as np
 from simulator.config.zipper import ZipperConfig
 from simulator.passes import PassError, copy_graph, register
 from workloads.gnn.execute import ROW_INPUTS, TILES
-from workloads.gnn.ir import ADJ, APPLY_EDGE, EDGE_OPS, GATHER, SCATTER, SOFTMAX, is_gnn, width
+from workloads.gnn.ir import ADJ, APPLY_EDGE, GATHER, SCATTER, SOFTMAX, is_gnn, segments, width
 from workloads.graph import Graph, Tensor
 
 DEFAULT_DST, DEFAULT_SRC = 1024, 4096
@@ -84,18 +84,6 @@ def tile_graph(graph: Graph, dst_size: int, src_size: int, max_edges: int = 0) -
         g.tensors[name].values = g.tensors[name].values[order]
     g.add_tensor(Tensor(TILES, tuple(table.shape), values=table, dtype="int64"))
     return g
-
-
-def segments(graph: Graph) -> list[tuple[str, list]]:
-    """Maximal runs of edge ops and of vertex ops, in program order."""
-    out: list[tuple[str, list]] = []
-    for op in graph.ops:
-        kind = "edge" if op.type in EDGE_OPS else "vertex"
-        if out and out[-1][0] == kind:
-            out[-1][1].append(op)
-        else:
-            out.append((kind, [op]))
-    return out
 
 
 def config_tiling(graph: Graph, cfg: ZipperConfig) -> tuple[int, int, int]:

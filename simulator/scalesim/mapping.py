@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.config.systolic import SystolicConfig
-from simulator.hw.fold import fold_cycles, spatial
+from simulator.config.systolic import SystolicConfig, spatial
+from simulator.hw.fold import fold_cycles
 from workloads.topology import TopologyLayer
 
 

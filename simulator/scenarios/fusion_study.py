@@ -11,14 +11,12 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from simulator.config.npu import NpuConfig
+from simulator import api
+from simulator.config.npu import KernelSpec, NpuConfig
 from simulator.errors import ConfigError
-from simulator.hw.npu import simulate_kernels
-from simulator.lower.npu import KernelSpec, layer_by_layer, lower_kernels
 from simulator.passes.fusion_heuristic import heuristic, profile
 from simulator.passes.fusion_search import DEFAULT_MAX_GROUP, oracle
 from workloads.graph import Graph
-from workloads.loader import load_workload
 
 #: The report's networks: display name -> workload (``light:NAME`` = the onnx wheel's model).
 NETWORKS = {
@@ -43,8 +41,8 @@ def light_model_path(name: str) -> str:
 def load_network(workload: str) -> Graph:
     """A workload name as ``archsim run`` takes it, or ``light:NAME`` for the onnx wheel's."""
     if workload.startswith("light:"):
-        return load_workload(light_model_path(workload.removeprefix("light:")))
-    return load_workload(workload)
+        return api.load(light_model_path(workload.removeprefix("light:")))
+    return api.load(workload)
 
 
 @dataclass
@@ -83,10 +81,6 @@ class StudyRow:
                 "oracle_speedup": self.oracle_speedup, "heuristic_gap": self.heuristic_gap}
 
 
-def plan_cycles(graph: Graph, config: NpuConfig, kernels: list[KernelSpec]) -> int:
-    return simulate_kernels(lower_kernels(graph, config, kernels), config)[0].total_cycles
-
-
 def _groups(kernels: list[KernelSpec]) -> list[dict]:
     return [{"layers": list(k.ops), "cores": k.cores} for k in kernels]
 
@@ -94,13 +88,14 @@ def _groups(kernels: list[KernelSpec]) -> list[dict]:
 def study_network(config: NpuConfig, name: str, workload: str,
                   max_group: int = DEFAULT_MAX_GROUP) -> StudyRow:
     graph = load_network(workload)
-    base = layer_by_layer(graph, config.default_cores)
-    rule, _, rule_s = heuristic(graph, config, max_group)
-    best = oracle(graph, config, max_group)
+    model = api.cost_model(config)
+    base = model.layer_by_layer(graph, config.default_cores)
+    rule, _, rule_s = heuristic(graph, model, max_group)
+    best = oracle(graph, model, max_group)
     return StudyRow(
-        network=name, workload=workload, baseline_cycles=plan_cycles(graph, config, base),
-        heuristic_cycles=plan_cycles(graph, config, rule),
-        oracle_cycles=plan_cycles(graph, config, best.kernels), heuristic_search_s=rule_s,
+        network=name, workload=workload, baseline_cycles=model.plan_cycles(graph, base),
+        heuristic_cycles=model.plan_cycles(graph, rule),
+        oracle_cycles=model.plan_cycles(graph, best.kernels), heuristic_search_s=rule_s,
         oracle_search_s=best.stats.seconds, oracle_simulations=best.stats.simulations,
         baseline_kernels=len(base), heuristic_kernels=len(rule), oracle_kernels=len(best.kernels),
         heuristic_groups=_groups(rule), oracle_groups=_groups(best.kernels))
@@ -113,7 +108,7 @@ def fusion_study(config: NpuConfig, networks: dict[str, str] | None = None,
     if config.kind != "npu":
         raise ConfigError(f"the fusion study needs an npu config, got kind {config.kind!r}")
     start = time.perf_counter()
-    table = profile(config)
+    table = profile(api.cost_model(config))
     facts = {"profile_s": table.profile_seconds, "profiled_layers": table.profiled_layers,
              "profile_simulations": table.simulations, "cost_model": table.to_json()}
     rows = []

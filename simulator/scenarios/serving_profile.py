@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator import api
 from simulator.config.npu import NpuConfig
-from simulator.hw.npu import simulate_kernels
-from simulator.passes.fusion_search import KernelCoster, fusion_units
+from simulator.passes.fusion_search import fusion_units
 from simulator.report.export import atomic_write
 from simulator.scenarios.serving_spec import VersionSpec
-from simulator.trace import Trace
 from workloads.graph import Graph
 
 #: Bump when the profiling method changes, so stale cache files are not reused.
@@ -98,24 +97,13 @@ def profile_model(graph: Graph, config: NpuConfig, versions: Sequence[VersionSpe
     for v, version in enumerate(versions):
         base = version_config(config, version)
         slowed = [version_config(config, version, x) for x in levels]
-        coster = KernelCoster(graph, base)
-        low = coster.lowering
+        coster = api.cost_model(base).kernel_coster(graph)
         seen: dict[str, tuple[list[float], float]] = {}
         for li, unit in enumerate(units):
             for ci, c in enumerate(cores):
                 key = coster.signature(unit, c)
                 if key not in seen:
-                    low.instructions, low.layers = [], []
-                    low.lower_kernel(unit, c, 0)
-                    trace = Trace(kind="npu", config={}, workload=graph.name, layers=low.layers,
-                                  instructions=low.instructions)
-                    times = []
-                    moved = 0.0
-                    for cfg in slowed:
-                        stats = simulate_kernels(trace, cfg)[0]
-                        times.append(float(stats.total_cycles))
-                        moved = float(stats.channel_bytes.get("dram", 0))
-                    seen[key] = (times, moved)
+                    seen[key] = coster.measure(unit, c, slowed)
                 times, moved = seen[key]
                 cycles[li, ci, v, :] = times
                 dram[li, ci, v] = moved
@@ -134,23 +122,21 @@ def default_cache_dir() -> Path:
 #: The modules whose code decides a profile's numbers: a change to any of them (a new lowering
 #: rule, a timing fix) must not be hidden by tables cached before it.
 _TIMING_MODULES = ("simulator/lower/npu.py", "simulator/lower/implicit_conv.py",
-                   "workloads/ops/matmul.py", "simulator/lower/vector_ops.py",
-                   "simulator/hw/npu.py", "simulator/hw/vector.py", "simulator/engine/core.py",
-                   "workloads/ops/catalogue.py", "workloads/ops/importing.py",
-                   "workloads/ops/elementwise.py", "workloads/ops/normalization.py",
-                   "workloads/ops/reduction.py", "workloads/ops/shape.py",
-                   "workloads/ops/window.py", "workloads/ops/quantization.py",
-                   "workloads/ops/constant.py", "workloads/onnx_frontend.py",
-                   "workloads/onnx_zoo.py")
+                   "simulator/lower/systolic.py", "simulator/lower/vector_ops.py",
+                   "simulator/hw/npu.py", "simulator/hw/vector.py", "simulator/hw/fold.py",
+                   "simulator/hw/systolic.py", "simulator/engine/*.py",
+                   "simulator/targets/npu.py", "simulator/config/npu.py",
+                   "simulator/config/systolic.py", "workloads/ops/*.py",
+                   "workloads/onnx_frontend.py", "workloads/onnx_zoo.py")
 
 
 @cache
 def _code_digest() -> str:
     root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
-    for name in _TIMING_MODULES:
-        path = root / name
-        digest.update(path.read_bytes() if path.exists() else name.encode())
+    for pattern in _TIMING_MODULES:
+        for path in sorted(root.glob(pattern)) or [root / pattern]:
+            digest.update(path.read_bytes() if path.exists() else pattern.encode())
     return digest.hexdigest()[:16]
 
 

@@ -18,9 +18,8 @@ import numpy as np
 
 from simulator.passes import copy_graph
 from simulator.passes.density import magnitude_prune
+from workloads import ops
 from workloads.graph import Graph
-
-GEMM_TYPES = ("Conv", "Gemm", "MatMul")
 
 
 def light_resnet50_path() -> Path:
@@ -72,7 +71,7 @@ def prune_model(model, density: float):
     from onnx import numpy_helper
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
-    weights = {n.input[1] for n in model.graph.node if n.op_type in GEMM_TYPES}
+    weights = {n.input[1] for n in model.graph.node if ops.is_matmul(n.op_type)}
     for i, init in enumerate(model.graph.initializer):
         if init.name in weights and density < 1.0:
             pruned = magnitude_prune(numpy_helper.to_array(init), density)
@@ -85,7 +84,7 @@ def capture_activations(model, graph: Graph, seed: int = 0) -> dict[str, np.ndar
     import onnx
     import onnxruntime as ort
 
-    wanted = [op.inputs[0] for op in graph.ops if op.type in GEMM_TYPES
+    wanted = [op.inputs[0] for op in graph.ops if ops.is_matmul(op.type)
               and graph.tensor(op.inputs[0]).values is None]
     wanted = list(dict.fromkeys(wanted))
     model = onnx.ModelProto.FromString(model.SerializeToString())
@@ -141,7 +140,7 @@ def study(graph: Graph, config, workload: str, weight_density: float) -> ModelSt
     by_name = {lr.name: lr for lr in result.layers}
     rows = []
     for op in graph.ops:
-        if op.type not in GEMM_TYPES:
+        if not ops.is_matmul(op.type):
             continue
         g = gemm_shapes(graph, op, config.word_bytes)[0]
 

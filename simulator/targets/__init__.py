@@ -111,14 +111,13 @@ def all_targets() -> list[Target]:
 
 
 def op_category(op_type: str, domain: str = "") -> str | None:
-    """The catalogue category of an operator type (``None`` if the catalogue lacks it)."""
-    try:
-        from workloads import ops
-        ops.find  # noqa: B018
-    except (ImportError, AttributeError):  # TEMPORARY while the catalogue is being built
-        return "gnn" if op_type.startswith("Gnn") else "unknown"
-    spec = ops.find(op_type, domain) if domain else \
-        (ops.find(op_type) or ops.find(op_type, "archsim.gnn"))
+    """The catalogue category of an operator type (``None`` if the catalogue lacks it); with no
+    domain, graph ops' types are looked up in every domain (they are unique)."""
+    from workloads import ops
+
+    if not domain:
+        return ops.category(op_type)
+    spec = ops.find(op_type, domain)
     return None if spec is None else spec.category
 
 

@@ -87,23 +87,39 @@ class KernelCoster:
         return repr((cores, parts))
 
     def cost(self, kernel_ops: Sequence[Op], cores: int) -> int:
-        from simulator.hw.npu import simulate_kernels
-        from simulator.trace import Trace
-
         key = self.signature(kernel_ops, cores)
         hit = self.cache.get(key)
         if hit is not None:
             self.stats.cache_hits += 1
             return hit
-        low = self.lowering
-        low.instructions, low.layers = [], []
-        low.lower_kernel(kernel_ops, cores, 0)
-        trace = Trace(kind="npu", config={}, workload=self.graph.name, layers=low.layers,
-                      instructions=low.instructions)
-        cycles = simulate_kernels(trace, self.config)[0].total_cycles
+        cycles = int(self.measure(kernel_ops, cores, [self.config])[0][0])
         self.cache[key] = cycles
         self.stats.simulations += 1
         return cycles
+
+    def kernel_trace(self, kernel_ops: Sequence[Op], cores: int):
+        """The kernel lowered on its own (one launch, its ops, the closing barrier)."""
+        from simulator.trace import Trace
+
+        low = self.lowering
+        low.reset()
+        low.lower_kernel(kernel_ops, cores, 0)
+        return Trace(kind="npu", config={}, workload=self.graph.name, layers=low.layers,
+                     instructions=low.instructions)
+
+    def measure(self, kernel_ops: Sequence[Op], cores: int, configs: Sequence[NpuConfig]
+                ) -> tuple[list[float], float]:
+        """The kernel's cycles on each of ``configs`` (the same compile re-timed, e.g. with
+        the DRAM slowed) and the DRAM bytes it moves; not cached."""
+        from simulator.hw.npu import simulate_kernels
+
+        trace = self.kernel_trace(kernel_ops, cores)
+        times, moved = [], 0.0
+        for cfg in configs:
+            stats = simulate_kernels(trace, cfg)[0]
+            times.append(float(stats.total_cycles))
+            moved = float(stats.channel_bytes.get("dram", 0))
+        return times, moved
 
 
 class BufferFacts:
@@ -137,11 +153,10 @@ class NpuCostModel:
     def core_options(self) -> list[int]:
         return self.config.core_options()
 
-    def check(self, graph: Graph) -> None:
-        """Every op must be one the npu runs; all offenders are named at once."""
-        from simulator.lower.npu import check_supported
-
-        check_supported(graph)
+    @property
+    def vector_costs(self) -> dict:
+        """The config's overrides of the catalogue's vector costs (``core.vector.costs``)."""
+        return self.config.core.vector.costs
 
     def layer_by_layer(self, graph: Graph, cores: int) -> list[KernelSpec]:
         from simulator.lower.npu import layer_by_layer

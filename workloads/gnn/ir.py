@@ -53,6 +53,19 @@ from workloads.ops.gnn import (  # the catalogue's GNN entries: op types, semant
 )
 
 
+def segments(graph: Graph) -> list[tuple[str, list[Op]]]:
+    """Maximal runs of edge ops (``"edge"``) and of vertex ops (``"vertex"``), in program
+    order: what a GNN accelerator runs tile by tile, and what its tiling is sized for."""
+    out: list[tuple[str, list[Op]]] = []
+    for op in graph.ops:
+        kind = "edge" if op.type in EDGE_OPS else "vertex"
+        if out and out[-1][0] == kind:
+            out[-1][1].append(op)
+        else:
+            out.append((kind, [op]))
+    return out
+
+
 def is_gnn(graph: Graph) -> bool:
     return any(op.type in GNN_OPS for op in graph.ops)
 
