@@ -24,9 +24,9 @@ from workloads.graph import Graph
 
 Shapes = dict[str, tuple[int, ...]]
 
-__all__ = ["Result", "Trace", "check_supported", "config_from_dict", "config_model", "cost_model",
-           "functional", "kinds", "load", "load_config", "lower", "prepare", "replay", "run",
-           "simulate"]
+__all__ = ["Result", "Trace", "check_supported", "compile", "config_from_dict", "config_model",
+           "cost_model", "functional", "kinds", "load", "load_config", "lower", "prepare",
+           "replay", "run", "simulate"]
 
 
 def load(workload: str, input_shapes: Shapes | None = None) -> Graph:
@@ -80,16 +80,23 @@ def prepare(config, workload: str | Graph, passes: list[str] | None = None,
     return graph
 
 
-def lower(config, workload: str | Graph, passes: list[str] | None = None,
-          input_shapes: Shapes | None = None) -> Trace:
-    """Graph (or workload name) + config -> Trace for the config's kind, after the passes
-    (see :func:`prepare`). What passes note about the graph travels in ``trace.meta``."""
+def compile(config, workload: str | Graph, passes: list[str] | None = None,  # noqa: A001
+            input_shapes: Shapes | None = None) -> tuple[Graph, Trace]:
+    """The graph as lowered (after the passes, see :func:`prepare`) and its trace for the
+    config's kind. What passes note about the graph travels in ``trace.meta``."""
     graph = prepare(config, workload, passes, input_shapes)
+    check_supported(graph, config)   # passes may add ops (Block-Skim's predictor)
     trace = get_target(config.kind).lower(graph, config,
                                           workload if isinstance(workload, str) else graph.name)
     trace.meta = {**graph.meta, **trace.meta}
-    trace.timings = {**getattr(graph, "timings", {}), **trace.timings}
-    return trace
+    trace.timings = {**graph.timings, **trace.timings}
+    return graph, trace
+
+
+def lower(config, workload: str | Graph, passes: list[str] | None = None,
+          input_shapes: Shapes | None = None) -> Trace:
+    """Graph (or workload name) + config -> Trace for the config's kind, after the passes."""
+    return compile(config, workload, passes, input_shapes)[1]
 
 
 def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -> Result:
@@ -126,13 +133,26 @@ def replay(path: str | Path, config_path: str | Path | None = None,
 
 
 def functional(graph: Graph, trace: Trace, *, seed: int = 0, onnx_model: Any = None,
-               rtol: float = 1e-4):
-    """Execute ``trace`` on real numbers and compare with a reference (onnxruntime on the
-    ONNX model or the graph exported to ONNX; the catalogue's numpy semantics for GNN
-    programs); raises ``FunctionalMismatch`` when they differ."""
+               original: Graph | None = None, rtol: float = 1e-4):
+    """Execute ``trace`` (lowered from ``graph``, the graph after its passes) on real numbers
+    and compare with a reference: onnxruntime on the user's ``onnx_model`` when the passes left
+    the weights of ``original`` (the graph it imported to) as they were, else on ``graph``
+    exported to ONNX; the catalogue's numpy semantics for GNN programs. Raises
+    ``FunctionalMismatch`` when they differ."""
     from simulator.functional import check_functional
 
+    if onnx_model is not None and original is not None and _values_changed(original, graph):
+        onnx_model = None   # quantized or pruned weights: the model file no longer says it
     return check_functional(graph, trace, seed=seed, onnx_model=onnx_model, rtol=rtol)
+
+
+def _values_changed(before: Graph, after: Graph) -> bool:
+    """A pass replaced or added constant values (passes share the arrays they keep)."""
+    for name, tensor in after.tensors.items():
+        old = before.tensors.get(name)
+        if tensor.values is not None and (old is None or old.values is not tensor.values):
+            return True
+    return False
 
 
 def _merge(base: dict, extra: dict) -> dict:

@@ -70,22 +70,22 @@ def cmd_run(args) -> int:
 
     config = api.load_config(args.config, parse_overrides(args.overrides))
     graph, model = load_workload_and_model(args.workload, parse_input_shapes(args.input_shapes))
-    trace = api.lower(config, graph, pass_specs(args))
+    lowered, trace = api.compile(config, graph, pass_specs(args))
     trace.workload = args.workload
     with Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
     present(result, args)
     if args.functional:
-        return _functional(graph, trace, args.seed, model)
+        return _functional(lowered, trace, args.seed, model, graph)
     return 0
 
 
-def _functional(graph, trace, seed: int, model=None) -> int:
+def _functional(lowered, trace, seed: int, model=None, original=None) -> int:
     from simulator import api
     from simulator.functional import FunctionalMismatch
 
     try:
-        report = api.functional(graph, trace, seed=seed, onnx_model=model)
+        report = api.functional(lowered, trace, seed=seed, onnx_model=model, original=original)
     except FunctionalMismatch as err:
         print(f"functional check FAILED: {err}", file=sys.stderr)
         return 1

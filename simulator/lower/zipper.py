@@ -26,8 +26,9 @@ import numpy as np
 
 from simulator.config.zipper import ZipperConfig
 from simulator.errors import WorkloadError
+from simulator.lower.vector_ops import op_args
 from simulator.trace import LayerInfo, Trace, TraceBuilder
-from workloads.gnn.execute import ROW_INPUTS, TILES
+from workloads.gnn.execute import TILES
 from workloads.gnn.ir import (
     ADJ,
     APPLY_EDGE,
@@ -42,6 +43,7 @@ from workloads.gnn.ir import (
 )
 from workloads.graph import Graph, Op
 from workloads.ops import vector_work
+from workloads.ops.gnn import ROW_INPUTS
 
 INDEX_BYTES = 4   # one vertex id in an edge list
 
@@ -287,6 +289,8 @@ class ZipperLowering:
                 last = self.out.emit("VEC", "vector", op.name,
                                      {"work": dv * width(self.g, out), "v0": v0, "dv": dv,
                                       "finish": 1}, {}, [last], out)
+            elif last is not None:   # the interval's last GATHER leaves its rows final
+                self.out.instructions[last].dims["finish"] = 1
             avail[out] = last
             if self.needs_store(out, seg, fused):
                 self.store(out, op.name, v0, dv, last)
@@ -384,9 +388,8 @@ class ZipperLowering:
             out.append(LayerInfo(name=op.name, op=op.type, macs=c.macs,
                                  dims={"rows": shape[0], "width": math.prod(shape[1:])},
                                  vector_ops=c.vector_ops,
-                                 args={"stage": STAGE_OF[op.type], "gs_elements": c.gs_elements,
-                                       "inputs": list(op.inputs), "outputs": list(op.outputs),
-                                       "attrs": dict(op.attrs)}))
+                                 args={**op_args(self.g, op), "stage": STAGE_OF[op.type],
+                                       "gs_elements": c.gs_elements}))
         return out
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.passes import copy_graph, register
-from workloads.gnn.execute import ROW_INPUTS
 from workloads.gnn.ir import (
     APPLY_EDGE,
     APPLY_VERTEX,
@@ -32,6 +31,7 @@ from workloads.gnn.ir import (
     width,
 )
 from workloads.graph import Graph, Op, Tensor
+from workloads.ops.gnn import ROW_INPUTS
 
 
 @dataclass

@@ -16,9 +16,10 @@ import numpy as np
 
 from simulator.config.zipper import ZipperConfig
 from simulator.passes import PassError, copy_graph, register
-from workloads.gnn.execute import ROW_INPUTS, TILES
+from workloads.gnn.execute import TILES
 from workloads.gnn.ir import ADJ, APPLY_EDGE, GATHER, SCATTER, SOFTMAX, is_gnn, segments, width
 from workloads.graph import Graph, Tensor
+from workloads.ops.gnn import ROW_INPUTS
 
 DEFAULT_DST, DEFAULT_SRC = 1024, 4096
 

@@ -1,10 +1,21 @@
 """Functional execution: run a lowered trace on real numbers, instruction by instruction.
 
-Every IM2COL gathers the lowered matrix from the input feature map, every GEMM multiplies its
-tile of A by its tile of B and accumulates into its tile of C, every VEC runs its operator's
-numpy semantics; a GEMM layer's result is reshaped into the op's output once its last
-instruction has run. If the lowering tiles, orders or accumulates wrongly, the numbers come out
-wrong, which is what checking them against onnxruntime is for.
+The data meaning of an instruction is part of the instruction set, the same on every target:
+
+- ``IM2COL`` materialises the lowered input matrix the layer's ``args["a"]`` names;
+- ``GEMM``/``SPGEMM`` with ``m0, n0, k0, dm, dn, dk, group`` multiply their tile of A by their
+  tile of B and accumulate into their tile of C; a matmul layer's C becomes the op's output
+  when its last instruction has run;
+- ``SCATTER``, ``GATHER`` and the GNN layers' ``VEC``/``GEMM`` with row ranges (``e0``/``e1``
+  edges, ``v0``/``dv`` vertices) compute those rows (:mod:`simulator.trace.functional_gnn`);
+- any other layer (a vector op, a view, a conv the npu runs on its vector unit) is computed by
+  its operator's numpy semantics from the catalogue when its last instruction has run (a layer
+  with no instruction, a free view, in program order).
+
+So if a lowering tiles, orders, accumulates or depends wrongly, the numbers come out wrong,
+which is what comparing them with a reference (onnxruntime, or the catalogue's whole-graph
+semantics for GNN programs) is for. Instructions run in id order, which every trace's
+dependencies respect.
 """
 
 from __future__ import annotations
@@ -14,8 +25,12 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import TraceError
-from simulator.trace.format import LayerInfo, Trace
+from simulator.trace.format import Instruction, LayerInfo, Trace
+from simulator.trace.functional_gnn import GnnTiles, span_layers
 from workloads import ops
+
+TILE_OPS = ("GEMM", "SPGEMM")
+TILE_DIMS = ("m0", "n0", "k0", "dm", "dn", "dk")
 
 
 def im2col(x: np.ndarray, attrs: dict[str, Any], groups: int) -> np.ndarray:
@@ -37,6 +52,17 @@ def im2col(x: np.ndarray, attrs: dict[str, Any], groups: int) -> np.ndarray:
         groups, n * oh * ow, cg * kh * kw)
 
 
+def conv_layout(args: dict[str, Any]) -> str:
+    """Where a Conv layer's A operand comes from (``args["a_layout"]``, see
+    :func:`simulator.lower.vector_ops.gemm_args`); older traces say it with ``a`` and the
+    ``im2col`` attribute."""
+    if "a_layout" in args:
+        return args["a_layout"]
+    if args.get("attrs", {}).get("im2col") == "implicit":
+        return "implicit"
+    return "explicit" if args.get("a", args["inputs"][0]) != args["inputs"][0] else "nhwc"
+
+
 class _GemmLayer:
     """Operands of one GEMM-like layer as [G, M, K] x [G, K, N] -> [G, M, N]."""
 
@@ -46,22 +72,24 @@ class _GemmLayer:
         self.op = layer.op
         self.attrs = args.get("attrs", {})
         self.inputs = args["inputs"]
-        self.output = args["outputs"][0]
         self.shape = tuple(args["shapes"][0])
         x, w = (mem[t] for t in self.inputs[:2])
         g = layer.dims.get("groups", 1)
         if self.op == "Conv":
             f, _, kh, kw = w.shape
-            if self.attrs.get("im2col") == "implicit":
+            layout = conv_layout(args)
+            if layout == "implicit":
                 # K in (position, channel) order: the address generator's walk over the input.
                 taps = kh * kw
                 a = im2col(x, self.attrs, g)
                 a = a.reshape(g, a.shape[1], -1, taps).transpose(0, 1, 3, 2).reshape(a.shape)
                 b = w.reshape(g, f // g, -1, taps).transpose(0, 3, 2, 1).reshape(g, -1, f // g)
             else:
-                if args["a"] != self.inputs[0]:
+                if layout == "explicit":
                     a = mem[args["a"]]
-                else:  # 1x1 stride-1 conv: the NHWC view of the input is the matrix
+                elif layout == "im2col":
+                    a = im2col(x, self.attrs, g)
+                else:  # nhwc: a 1x1 stride-1 conv reads its input as the matrix
                     n, c, h, wd = x.shape
                     a = x.transpose(0, 2, 3, 1).reshape(n * h * wd, g, c // g).transpose(1, 0, 2)
                 b = w.reshape(g, f // g, -1).transpose(0, 2, 1)
@@ -78,8 +106,13 @@ class _GemmLayer:
         self.a, self.b = a, b
         self.c = np.zeros((a.shape[0], a.shape[1], b.shape[2]), dtype=np.float32)
 
-    def tile(self, d: dict[str, int]) -> None:
-        g, m0, n0, k0 = d["group"], d["m0"], d["n0"], d["k0"]
+    def tile(self, ins: Instruction) -> None:
+        d = ins.dims
+        if any(k not in d for k in TILE_DIMS):
+            raise TraceError(f"{ins.op} of matmul layer {ins.layer!r} lacks its tile "
+                             f"({', '.join(TILE_DIMS)}); functional execution needs them",
+                             where=f"instruction {ins.id}")
+        g, m0, n0, k0 = d.get("group", 0), d["m0"], d["n0"], d["k0"]
         ms, ns, ks = slice(m0, m0 + d["dm"]), slice(n0, n0 + d["dn"]), slice(k0, k0 + d["dk"])
         self.c[g, ms, ns] += self.a[g, ms, ks] @ self.b[g, ks, ns]
 
@@ -118,6 +151,10 @@ def execute(trace: Trace, values: dict[str, np.ndarray]) -> dict[str, np.ndarray
     last_index: dict[str, int] = {}
     for ins in trace.instructions:
         last_index[ins.layer] = ins.id
+    tiled = {layer.name for layer in trace.layers if ops.is_matmul(layer.op)}
+    has_tiles = {ins.layer for ins in trace.instructions if ins.op in TILE_OPS}
+    spans = span_layers(trace)
+    gnn = GnnTiles(trace, mem) if spans else None
     active: dict[str, _GemmLayer] = {}
     position = 0  # next layer (in program order) whose instruction-less work may be due
 
@@ -125,9 +162,9 @@ def execute(trace: Trace, values: dict[str, np.ndarray]) -> dict[str, np.ndarray
         nonlocal position
         while position < stop:
             layer = trace.layers[position]
-            if layer.name not in last_index:  # a view: no instructions, runs in program order
+            if layer.name not in last_index:  # no instructions: runs in program order
                 mem.layer = layer.name
-                _run_vector(layer, mem)
+                _evaluate(layer, mem)
             position += 1
 
     for ins in trace.instructions:
@@ -137,23 +174,33 @@ def execute(trace: Trace, values: dict[str, np.ndarray]) -> dict[str, np.ndarray
                              where=f"instruction {ins.id}")
         run_views_before(order[ins.layer])
         mem.layer = ins.layer
+        if ins.layer in spans:
+            gnn.run(ins, layer)
+            continue
         if ins.op == "IM2COL":
             x = mem[layer.args["inputs"][0]]
             mem[layer.args["a"]] = im2col(x, layer.args["attrs"], layer.dims["groups"])
-        elif ins.op == "GEMM":
+        elif ins.op in TILE_OPS and ins.layer in tiled:
             if ins.layer not in active:
                 active[ins.layer] = _GemmLayer(layer, mem)
-            active[ins.layer].tile(ins.dims)
-        elif ins.op == "VEC":
-            _run_vector(layer, mem)
-        if ins.id == last_index[ins.layer] and ins.layer in active:
-            mem[layer.args["outputs"][0]] = active.pop(ins.layer).result(mem)
+            active[ins.layer].tile(ins)
+        if ins.id == last_index[ins.layer]:
+            if ins.layer in active:
+                mem[layer.args["outputs"][0]] = active.pop(ins.layer).result(mem)
+            elif ins.layer not in tiled or ins.layer not in has_tiles:
+                _evaluate(layer, mem)
     run_views_before(len(trace.layers))
+    if gnn is not None:
+        gnn.finish()
     return dict(mem)
 
 
-def _run_vector(layer: LayerInfo, mem: dict[str, np.ndarray]) -> None:
+def _evaluate(layer: LayerInfo, mem: dict[str, np.ndarray]) -> None:
+    """The whole layer by its operator's numpy semantics (the catalogue's)."""
     args = layer.args
+    if "inputs" not in args:
+        raise TraceError(f"layer {layer.name!r} ({layer.op}) records no inputs/outputs in its "
+                         "args; functional execution needs them")
     inputs = [mem[t] if t else None for t in args["inputs"]]
     outs = ops.evaluate(layer.op, inputs, args.get("attrs", {}),
                         [tuple(s) for s in args["shapes"]])

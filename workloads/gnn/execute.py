@@ -29,9 +29,9 @@ from workloads.gnn.ir import (
     row_fn,
 )
 from workloads.graph import Graph
+from workloads.ops.gnn import ROW_INPUTS
 
 TILES = "adj.tiles"   # (T, 7) int64: e0, e1, v0, dv, u0, du, unique sources
-ROW_INPUTS = {"add": 2, "axpy": 2, "mul": 2}   # row-aligned inputs; the rest are parameters
 
 
 def tile_table(graph: Graph) -> np.ndarray | None:

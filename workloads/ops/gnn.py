@@ -29,6 +29,16 @@ ROW_FNS = ("matmul", "add", "axpy", "bias", "mul", "head_dot", "head_mean", "act
 ROW_FN_WORK = {"add": 1, "axpy": 2, "bias": 1, "mul": 1, "head_mean": 1, "act": 0}
 ACT_WORK = {"none": 0, "relu": 1, "leaky_relu": 2, "elu": 4}
 SOFTMAX_WORK = 5   # max, subtract, exp, sum, divide per score
+#: row functions with more than one row-aligned input (the rest of the inputs are parameters)
+ROW_INPUTS = {"add": 2, "axpy": 2, "mul": 2}
+
+
+def row_inputs(op_type: str, attrs: dict) -> int:
+    """How many leading inputs of a GNN op are row-aligned (edge or vertex rows; the others
+    are parameters or the adjacency): what a tile of rows slices."""
+    if op_type in (APPLY_EDGE, VERTEX_OP):
+        return ROW_INPUTS.get(attrs.get("fn"), 1)
+    return 1
 
 
 def activate(x: np.ndarray, act: str) -> np.ndarray:
