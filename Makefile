@@ -26,7 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator workloads tests bench
+	$(BIN)/ruff check simulator workloads tests bench examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

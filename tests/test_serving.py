@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 
 from simulator.api import load_config
 from simulator.cli import main
 from simulator.config.npu import KernelSpec
+from simulator.engine import Simulation
 from simulator.hw.npu import simulate_kernels
 from simulator.lower.npu import lower_kernels
 from simulator.scenarios.serving import run_serving
@@ -139,7 +139,7 @@ def test_contention_level_solves_the_fluid_balance():
 
 
 def test_chip_runs_a_lone_kernel_exactly_and_slows_co_runners():
-    env = simpy.Environment()
+    env = Simulation()
     chip = Chip(env, 100.0, [1.0, 2.0, 4.0])
     done = {}
 
@@ -243,7 +243,7 @@ def test_adaptive_compilation_picks_the_frugal_version_under_contention():
     dram = np.array([[[200_000.0, 20_000.0]]])
     prof = ModelProfile("v", ["l0"], [["l0"]], [1], [1.0, 2.0, 4.0], cycles, dram)
     tenant = Tenant("v", prof, qos=1e9)
-    env = simpy.Environment()
+    env = Simulation()
     chip = Chip(env, 100.0, prof.levels)
     assert pick_kernel(tenant, 0, 1, [1], chip, adaptive=True)[1] == 200_000.0   # alone
     chip.run(np.array([1000.0, 3000.0, 7000.0]), 200_000.0)                      # a co-runner
