@@ -25,10 +25,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.errors import TraceError
 from simulator.trace.format import Instruction, LayerInfo, Trace
 from workloads import ops
-from workloads.ops.gnn import ADJ, GATHER, SCATTER, SOFTMAX, row_fn, row_inputs
+from workloads.ops.gnn import (
+    ADJ,
+    GATHER,
+    SCATTER,
+    SOFTMAX,
+    accumulate,
+    row_fn,
+    row_inputs,
+    softmax_step,
+)
 
 SPAN_KEYS = ("e0", "v0")
 
@@ -131,17 +139,8 @@ class GnnTiles:
                                np.zeros((self.vertices, out.shape[1]), np.float32))
         run_max, run_sum = self.soft[name]
         e = np.asarray(self.mem[layer.args["inputs"][0]][e0:e1])
-        dst = self._adj()[1, e0:e1]
-        old = run_max[v0:v0 + dv].copy()
-        np.maximum.at(run_max, dst, e)
-        new = run_max[v0:v0 + dv]
-        with np.errstate(invalid="ignore"):   # -inf - -inf where no edge yet
-            scale = np.where(np.isneginf(new), 1.0, np.exp(old - new)).astype(np.float32)
-        p = np.exp(e - run_max[dst]).astype(np.float32)
-        run_sum[v0:v0 + dv] *= scale
-        np.add.at(run_sum, dst, p)
-        out[e0:e1] = p
-        self.scale[name] = scale
+        out[e0:e1], self.scale[name] = softmax_step(run_max, run_sum, e, self._adj()[1, e0:e1],
+                                                    v0, dv)
 
     def _gather(self, layer: LayerInfo, d: dict) -> None:
         e0, e1, v0, dv = d["e0"], d["e1"], d["v0"], d["dv"]
@@ -168,14 +167,7 @@ class GnnTiles:
             else:
                 w = self.mem[weight][e0:e1]
             m = row_fn("mul", [m, np.asarray(w)], {})
-        dst = self._adj()[1, e0:e1]
-        if reduce == "max":
-            np.maximum.at(acc, dst, m)
-        elif reduce in ("sum", "mean"):
-            np.add.at(acc, dst, m)
-        else:
-            raise TraceError(f"gather reduce {reduce!r}; accepted: sum, mean, max",
-                             where=f"layer {layer.name!r}")
+        accumulate(acc, self._adj()[1, e0:e1], m, reduce, f"layer {layer.name!r}")
 
     def _finish(self, layer: LayerInfo, v0: int, dv: int) -> None:
         """Rows [v0, v0 + dv) of the gather are final: normalise them into the output."""

@@ -29,7 +29,7 @@ from workloads.gnn.ir import (
     row_fn,
 )
 from workloads.graph import Graph
-from workloads.ops.gnn import ROW_INPUTS
+from workloads.ops.gnn import ROW_INPUTS, accumulate, softmax_step
 
 TILES = "adj.tiles"   # (T, 7) int64: e0, e1, v0, dv, u0, du, unique sources
 
@@ -119,15 +119,7 @@ def _edge_segment(graph: Graph, seg: list, values: dict, src: np.ndarray, dst: n
             elif op.type == SOFTMAX:
                 e = local[op.inputs[0]] if op.inputs[0] in local else values[op.inputs[0]][e0:e1]
                 run_max, run_sum = soft[out]
-                old = run_max[v0:v0 + dv].copy()
-                np.maximum.at(run_max, d_t, e)
-                new = run_max[v0:v0 + dv]
-                with np.errstate(invalid="ignore"):   # -inf - -inf where no edge yet
-                    scale = np.where(np.isneginf(new), 1.0, np.exp(old - new))
-                scale = scale.astype(np.float32)
-                p = np.exp(e - run_max[d_t]).astype(np.float32)
-                run_sum[v0:v0 + dv] *= scale
-                np.add.at(run_sum, d_t, p)
+                p, scale = softmax_step(run_max, run_sum, e, d_t, v0, dv)
                 local[out], scales[out] = p, scale
             elif op.type == GATHER:
                 m = local[op.inputs[0]] if op.inputs[0] in local else values[op.inputs[0]][e0:e1]
@@ -140,14 +132,7 @@ def _edge_segment(graph: Graph, seg: list, values: dict, src: np.ndarray, dst: n
                         k = scales[wname].shape[1]
                         block = a[v0:v0 + dv].reshape(dv, k, -1)
                         block *= scales[wname][:, :, None]
-                reduce = op.attrs.get("reduce", "sum")
-                if reduce == "max":
-                    np.maximum.at(a, d_t, m)
-                elif reduce in ("sum", "mean"):
-                    np.add.at(a, d_t, m)
-                else:
-                    raise WorkloadError(f"gather reduce {reduce!r}; accepted: sum, mean, max",
-                                        where=op.name)
+                accumulate(a, d_t, m, op.attrs.get("reduce", "sum"), op.name)
     deg = np.bincount(dst, minlength=num_v).astype(np.float32)[:, None]
     for op in seg:
         if op.type != GATHER:

@@ -33,6 +33,34 @@ SOFTMAX_WORK = 5   # max, subtract, exp, sum, divide per score
 ROW_INPUTS = {"add": 2, "axpy": 2, "mul": 2}
 
 
+def softmax_step(run_max: np.ndarray, run_sum: np.ndarray, scores: np.ndarray,
+                 dst: np.ndarray, v0: int, dv: int) -> tuple[np.ndarray, np.ndarray]:
+    """One tile of an online edge softmax: fold the tile's ``scores`` (edges into vertices
+    ``dst``, all inside rows [v0, v0 + dv)) into the running max and sum per destination.
+    Returns the tile's unnormalised weights and the (dv, K) factor by which what was already
+    accumulated for those rows must be rescaled (the max may have grown)."""
+    old = run_max[v0:v0 + dv].copy()
+    np.maximum.at(run_max, dst, scores)
+    new = run_max[v0:v0 + dv]
+    with np.errstate(invalid="ignore"):   # -inf - -inf where no edge yet
+        scale = np.where(np.isneginf(new), 1.0, np.exp(old - new)).astype(np.float32)
+    p = np.exp(scores - run_max[dst]).astype(np.float32)
+    run_sum[v0:v0 + dv] *= scale
+    np.add.at(run_sum, dst, p)
+    return p, scale
+
+
+def accumulate(acc: np.ndarray, dst: np.ndarray, messages: np.ndarray, reduce: str,
+               where: str) -> None:
+    """Add (sum, mean) or max a tile's messages into the destination rows of ``acc``."""
+    if reduce == "max":
+        np.maximum.at(acc, dst, messages)
+    elif reduce in ("sum", "mean"):
+        np.add.at(acc, dst, messages)
+    else:
+        raise WorkloadError(f"gather reduce {reduce!r}; accepted: sum, mean, max", where=where)
+
+
 def row_inputs(op_type: str, attrs: dict) -> int:
     """How many leading inputs of a GNN op are row-aligned (edge or vertex rows; the others
     are parameters or the adjacency): what a tile of rows slices."""
