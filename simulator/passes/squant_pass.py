@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from simulator.passes import PassError, copy_graph, register
 from simulator.passes.squant import MAX_BITS, MIN_BITS, MODES, squant
+from workloads import ops
 from workloads.graph import Graph
 
 
@@ -20,7 +21,7 @@ def weight_inputs(graph: Graph) -> dict[str, int]:
     produced = {t for op in graph.ops for t in op.outputs}
     out: dict[str, int] = {}
     for op in graph.ops:
-        if op.type not in ("Conv", "Gemm", "MatMul") or len(op.inputs) < 2:
+        if not ops.is_matmul(op.type) or len(op.inputs) < 2:
             continue
         name = op.inputs[1]
         if name in produced or name in graph.inputs or name in out:
