@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workloads.errors import WorkloadError
 from workloads.graph import Graph, Tensor, add_conv, add_gemm
+from workloads.textfile import read_text
 
 CONV_COLUMNS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
                 "Num Filter", "Strides")
@@ -47,10 +48,7 @@ def read_topology_layers(path: str | Path, input_type: str = "conv") -> list[Top
     path = Path(path)
     if input_type not in ("conv", "gemm"):
         raise WorkloadError(f"input type {input_type!r}; accepted: conv, gemm", where=str(path))
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise WorkloadError(f"cannot read topology: {err.strerror}", where=str(path)) from None
+    text = read_text(path, "topology", WorkloadError)
     columns = GEMM_COLUMNS if input_type == "gemm" else CONV_COLUMNS
     layers = []
     for number, raw in enumerate(text.splitlines()[1:], start=2):

@@ -6,19 +6,47 @@ Every error a user can make in a config file is reported as ``file:line: field.p
 from __future__ import annotations
 
 import re
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from simulator.errors import ConfigError
+from workloads.textfile import read_text
+
+
+def _numeric(annotation: Any) -> bool:
+    """A field that holds a number (``int``, ``float``, optionally ``None``)."""
+    if annotation in (int, float):
+        return True
+    return get_origin(annotation) in (Union, types.UnionType) and \
+        any(a in (int, float) for a in get_args(annotation))
 
 
 class Strict(BaseModel):
-    """Base of all config models: unknown keys are errors, values are validated on assignment."""
+    """Base of all config models: unknown keys are errors, values are validated on assignment,
+    ``true`` is not the number 1 and ``.inf``/``.nan`` are not numbers."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _numeric(field.annotation):
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class DramConfig(Strict):
@@ -47,7 +75,7 @@ class EnergyTable(Strict):
 #: A vector operator's cost terms: operations per output element, per element of its first
 #: input, and per output element per window tap (pooling windows, LRN's ``size``).
 CostTerm = Literal["per_output", "per_input", "per_tap"]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 
 #: ``vector.costs``: operator type -> operations per output element (a number, replacing the
 #: catalogue's whole default cost) or a mapping of cost terms (replacing those terms).
@@ -107,22 +135,43 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
     return out
 
 
-def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
-    """Parse a YAML file; return its data and the key-path -> line index."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML itself lets the last
+    one win silently, which hides typos such as two ``rows:`` lines)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:   # an unhashable key: let the base class report it
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given at line {first})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml_text(text: str, where: str) -> tuple[Any, dict]:
+    """Parse YAML text: its data and the key-path -> line index; errors name ``where:line``."""
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read {what}: {err.strerror}", where=str(path)) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        at = f"{where}:{mark.line + 1}" if mark else where
         problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"invalid YAML: {problem}", where=where) from None
+        raise ConfigError(f"invalid YAML: {problem}", where=at) from None
     lines = _line_index(node) if node is not None else {}
     return data, lines
+
+
+def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
+    """Parse a YAML file; return its data and the key-path -> line index."""
+    return parse_yaml_text(read_text(path, what, ConfigError), str(path))
 
 
 def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigError:

@@ -16,6 +16,7 @@ from pathlib import Path
 from simulator.config.base import parse_model
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import ConfigError
+from workloads.textfile import read_text
 
 _ARCH = "architecture_presets"
 #: SCALE-Sim features outside what archsim reproduces: refused, never silently ignored
@@ -40,10 +41,7 @@ def _line_of(text: str, section: str, key: str) -> int | None:
 def load_scalesim_cfg(path: str | Path) -> SystolicConfig:
     """Read a SCALE-Sim config; a missing or bad key is an error naming file:line and the key."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read config: {err.strerror}", where=str(path)) from None
+    text = read_text(path, "config", ConfigError)
     parser = configparser.ConfigParser()
     try:
         parser.read_string(text, source=str(path))

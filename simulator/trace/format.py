@@ -110,6 +110,9 @@ def write_trace(trace: Trace, path: str | Path) -> None:
 
 
 _INT_MAPS = ("dims", "bytes")
+#: the largest dimension or byte count an instruction may carry (256 TiB): beyond it a value
+#: is a corrupt or hand-made trace, not a workload
+MAX_VALUE = 2**48
 
 
 def _instruction(obj: Any, where: str, expected_id: int) -> Instruction:
@@ -136,6 +139,10 @@ def _instruction(obj: Any, where: str, expected_id: int) -> Instruction:
             isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
         ):
             raise TraceError(f"{key} must map names to non-negative integers", where)
+        big = next((k for k, v in value.items() if v > MAX_VALUE), None)
+        if big is not None:
+            raise TraceError(f"{key}.{big} = {value[big]} is beyond what archsim simulates "
+                             f"(at most 2^48 = {MAX_VALUE:,})", where)
     deps = obj["deps"]
     if not isinstance(deps, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and 0 <= d < expected_id for d in deps
@@ -146,15 +153,26 @@ def _instruction(obj: Any, where: str, expected_id: int) -> Instruction:
                        tensor=obj.get("tensor"))
 
 
+def _text(raw: bytes, path: Path, lineno: int) -> str:
+    """One line as UTF-8 text; else a TraceError at its line."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TraceError("not UTF-8 text; an archsim trace is UTF-8 JSON Lines",
+                         f"{path}:{lineno}") from None
+
+
 def read_trace(path: str | Path) -> Trace:
     """Read and validate a trace; any malformed line is reported with its line number."""
     path = Path(path)
+    if path.is_dir():
+        raise TraceError("is a directory, not a trace", where=str(path))
     try:
-        fh = path.open()
+        fh = path.open("rb")
     except OSError as err:
         raise TraceError(f"cannot read trace: {err.strerror}", where=str(path)) from None
     with fh:
-        first = fh.readline()
+        first = _text(fh.readline(), path, 1)
         if not first.strip():
             raise TraceError("empty file; expected an archsim trace header line", f"{path}:1")
         try:
@@ -179,7 +197,8 @@ def read_trace(path: str | Path) -> Trace:
             raise TraceError("header 'layers' must be a list of {name, op, macs, dims, ...}",
                              f"{path}:1") from None
         instructions: list[Instruction] = []
-        for lineno, line in enumerate(fh, start=2):
+        for lineno, raw in enumerate(fh, start=2):
+            line = _text(raw, path, lineno)
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from workloads.errors import WorkloadError
+from workloads.textfile import read_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PLANETOID = ("cora", "citeseer")
@@ -91,10 +92,7 @@ def read_edge_list(path: str | Path, num_features: int = 16, num_classes: int = 
     """A text file of ``SRC DST`` pairs (whitespace or comma separated, ``#``/``%`` comments);
     vertex ids are non-negative integers, the vertex count is the largest id + 1."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise WorkloadError(f"cannot read edge list: {err.strerror}", where=str(path)) from None
+    text = read_text(path, "edge list", WorkloadError)
     src: list[int] = []
     dst: list[int] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
