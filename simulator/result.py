@@ -42,6 +42,7 @@ class TimelineEvent:
     instruction: int
     op: str
     layer: str
+    dram_bytes: int = 0   # bytes the instruction moves to or from DRAM
 
 
 @dataclass

@@ -51,8 +51,8 @@ def test_out_dir_and_timeline(tmp_path, capsys):
     trace = json.loads(tl.read_text())
     events = trace["traceEvents"]
     tracks = {e["args"]["name"] for e in events if e.get("name") == "thread_name"}
-    assert tracks == {"dma_load", "array", "dma_store"}
-    slices = [e for e in events if e["ph"] == "X"]
+    assert {t.split(" #")[0] for t in tracks} == {"dma_load", "array", "dma_store", "layers"}
+    slices = [e for e in events if e["ph"] == "X" and "end_cycle" in e["args"]]
     assert len(slices) == summary["instructions"]
     assert max(e["args"]["end_cycle"] for e in slices) == summary["total_cycles"]
 

@@ -64,7 +64,9 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
     events = None
     if timeline:
         events = [TimelineEvent(ins.unit, stats.start[ins.id], stats.end[ins.id], ins.id, ins.op,
-                                ins.layer) for ins in trace.instructions]
+                                ins.layer, ins.bytes.get("dram_read", 0) +
+                                ins.bytes.get("dram_write", 0))
+                  for ins in trace.instructions]
     return Result(
         kind=trace.kind, config_name=config_name, workload=trace.workload, total_cycles=total,
         clock_ghz=clock_ghz, macs=macs, utilization=macs / (total * pe_count) if total else 0.0,
