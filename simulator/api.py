@@ -115,6 +115,7 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
     if undeclared:  # a target's results are declared with it (simulator.targets.Target.extras)
         raise AssertionError(f"target {target.kind} returned undeclared extras {undeclared}")
     result.notes = _merge(_merge(dict(trace.meta), trace.timings), result.notes)
+    result.config = config.model_dump(mode="json", exclude_none=True)
     return result
 
 

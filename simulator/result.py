@@ -24,6 +24,16 @@ class LayerResult:
     energy_pj: float
     dims: dict[str, int] = field(default_factory=dict)
     vector_ops: int = 0
+    #: the layer's energy by component (they add up to ``energy_pj``)
+    energy_mac_pj: float = 0.0
+    energy_vector_pj: float = 0.0
+    energy_sram_pj: float = 0.0
+    energy_dram_pj: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int | None, int | None, int | None]:
+        """The layer's GEMM shape (M, N, K) when it has one."""
+        return self.dims.get("m"), self.dims.get("n"), self.dims.get("k")
 
 
 @dataclass
@@ -71,6 +81,8 @@ class Result:
     #: declares (``simulator.targets.Target.extras``): sparse_tc's ``baselines``, the npu's
     #: ``npu`` kernels, zipper's ``stages``. Top-level keys of the JSON summary.
     extras: dict[str, Any] = field(default_factory=dict)
+    #: the complete config the run used (every default filled in), as plain JSON
+    config: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         extras = self.__dict__.get("extras")
@@ -85,11 +97,14 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """The JSON summary (``--json`` and summary.json): everything but the timeline, with
         the target's extras as top-level keys."""
+        from simulator import __version__
+
         out = asdict(self)
         out.pop("timeline")
         extras = out.pop("extras")
         if not out["notes"]:
             out.pop("notes")
         out["time_us"] = self.time_us
+        out["archsim_version"] = __version__
         out.update(extras)
         return out

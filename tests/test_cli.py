@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -45,9 +46,16 @@ def test_out_dir_and_timeline(tmp_path, capsys):
                            "--timeline", str(tl))
     assert code == 0 and "wrote" in err
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    rows = (tmp_path / "o" / "layers.csv").read_text().splitlines()
-    assert rows[0].startswith("layer,op,cycles")
-    assert int(rows[1].split(",")[2]) == summary["total_cycles"]
+    rows = list(csv.DictReader((tmp_path / "o" / "layers.csv").read_text().splitlines()))
+    layer = summary["layers"][0]
+    assert int(rows[0]["cycles"]) == summary["total_cycles"] == layer["cycles"]
+    assert (rows[0]["name"], rows[0]["M"], rows[0]["N"], rows[0]["K"]) == ("gemm", "64", "64",
+                                                                       "64")
+    parts = ("energy_mac_pj", "energy_vector_pj", "energy_sram_pj", "energy_dram_pj")
+    assert sum(float(rows[0][p]) for p in parts) == pytest.approx(float(rows[0]["energy_pj"]))
+    assert layer["energy_mac_pj"] == pytest.approx(64 ** 3 * 0.2)   # MACs x mac_pj
+    assert summary["archsim_version"] and summary["config"]["array"]["rows"] == 32
+    assert summary["config"]["sram"]["ifmap_kb"] == 64 and "vector" in summary["config"]
     trace = json.loads(tl.read_text())
     events = trace["traceEvents"]
     tracks = {e["args"]["name"] for e in events if e.get("name") == "thread_name"}

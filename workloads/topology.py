@@ -15,7 +15,7 @@ from pathlib import Path
 
 from workloads.errors import WorkloadError
 from workloads.graph import Graph, Tensor, add_conv, add_gemm
-from workloads.textfile import read_text
+from workloads.files import read_text
 
 CONV_COLUMNS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
                 "Num Filter", "Strides")

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from simulator.errors import ConfigError
-from workloads.textfile import read_text
+from workloads.files import read_text
 
 
 def _numeric(annotation: Any) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from simulator.config.base import parse_model
 from simulator.config.systolic import SystolicConfig
 from simulator.errors import ConfigError
-from workloads.textfile import read_text
+from workloads.files import read_text
 
 _ARCH = "architecture_presets"
 #: SCALE-Sim features outside what archsim reproduces: refused, never silently ignored

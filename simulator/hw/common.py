@@ -18,6 +18,12 @@ def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int], vector_ops:
             "total": mac + vector + sram + dram}
 
 
+def _layer_energy(split: dict[str, float]) -> dict[str, float]:
+    return {"energy_pj": split["total"], "energy_mac_pj": split["mac"],
+            "energy_vector_pj": split["vector"], "energy_sram_pj": split["sram"],
+            "energy_dram_pj": split["dram"]}
+
+
 def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_ghz: float,
                  pe_count: int, energy: EnergyTable, timeline: bool) -> Result:
     """Aggregate per layer (by instruction tag, in the order the trace lists layers)."""
@@ -51,7 +57,7 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
             name=name, op=layer.op if layer else "?", cycles=cycles,
             start=first.get(name, prev_end), end=end, macs=macs, utilization=util,
             bytes=layer_bytes[name],
-            energy_pj=energy_pj(energy, macs, layer_bytes[name], vops)["total"],
+            **_layer_energy(energy_pj(energy, macs, layer_bytes[name], vops)),
             dims=dict(layer.dims) if layer else {}, vector_ops=vops,
         ))
         prev_end = max(prev_end, end)

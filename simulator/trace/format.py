@@ -9,13 +9,12 @@ See docs/trace-format.md.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import TraceError
+from workloads.files import atomic_writer
 
 FORMAT_NAME = "archsim-trace"
 FORMAT_VERSION = 1
@@ -96,17 +95,10 @@ def _dump(obj: Any) -> str:
 
 def write_trace(trace: Trace, path: str | Path) -> None:
     """Write atomically (temp file + rename): a failed write never leaves half a trace behind."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(_dump(trace.header()) + "\n")
-            for ins in trace.instructions:
-                fh.write(_dump(ins.to_json()) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as fh:
+        fh.write(_dump(trace.header()) + "\n")
+        for ins in trace.instructions:
+            fh.write(_dump(ins.to_json()) + "\n")
 
 
 _INT_MAPS = ("dims", "bytes")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from workloads.errors import WorkloadError
-from workloads.textfile import read_text
+from workloads.files import read_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PLANETOID = ("cora", "citeseer")
