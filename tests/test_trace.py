@@ -109,3 +109,25 @@ def test_shipped_example_trace_replays(root):
     again = api.lower(api.config_from_dict(trace.config), trace.workload)
     assert [i.to_json() for i in again.instructions] == [i.to_json() for i in trace.instructions]
     assert api.replay(path).total_cycles > 0
+
+
+@pytest.mark.parametrize(("config", "workload", "op"), [
+    ("systolic-32-ws.yaml", "gemm:64,64,64", "LOAD"), ("dstc.yaml", "gemm:256,256,256", "SPGEMM"),
+    ("zipper.yaml", "gnn:gcn:cora", "GATHER")])
+def test_an_unknown_unit_is_refused_on_replay(tmp_path, config, workload, op, capsys):
+    from conftest import CONFIGS
+
+    from simulator.cli import main
+
+    path = tmp_path / "t.jsonl"
+    assert main(["lower", str(CONFIGS / config), workload, "-o", str(path)]) == 0
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if f'"op":"{op}"' in line)
+    obj = json.loads(lines[at])
+    obj["unit"] = "warp_drive"
+    lines[at] = json.dumps(obj)
+    path.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "warp_drive" in err and f"instruction {at - 1}" in err and "Traceback" not in err

@@ -13,6 +13,7 @@ the baselines; :func:`variant_trace` picks one, so every variant is an ordinary 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from simulator.config.sparse_tc import SparseTCConfig
@@ -24,6 +25,12 @@ from simulator.result import Result
 from simulator.trace import Trace
 
 DRAM, L2 = "dram", "l2"
+#: which units run each op (the SMs' units are sm<i>.ld and sm<i>.tc)
+UNITS = {"SPGEMM": re.compile(r"sm\d+\.tc"), "LOAD": re.compile(r"sm\d+\.ld|l2fill|dma_load"),
+         "STORE": re.compile(r"store"), "VEC": re.compile(r"encode|cuda")}
+UNITS_TEXT = "SPGEMM on sm<i>.tc, LOAD on sm<i>.ld, l2fill or dma_load, STORE on store, VEC " \
+    "on encode or cuda"
+_NOWHERE = re.compile(r"(?!)")
 BASELINES = {"dense": "dense_tc", "s24": "sparse_2_4"}
 
 
@@ -64,6 +71,9 @@ def to_columns(trace: Trace, config: SparseTCConfig, variant: str = "sparse",
     prefix = f"{variant}:"
     for ins in trace.instructions:
         i, op, unit, d, b = ins.id, ins.op, ins.unit, ins.dims, ins.bytes
+        if not UNITS.get(op, _NOWHERE).fullmatch(unit):
+            raise TraceError(f"{op} on unit {unit!r} is not executed by the sparse_tc target; "
+                             f"it runs {UNITS_TEXT}", where=f"instruction {i}")
         units[i] = unit
         deps[i] = ins.deps
         if variant != "sparse" and d:

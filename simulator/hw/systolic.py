@@ -15,6 +15,10 @@ from simulator.result import Result
 from simulator.trace import Trace
 
 DRAM = "dram"
+#: the unit each op runs on
+UNITS = {"GEMM": "array", "VEC": "vector", "LOAD": "dma_load", "STORE": "dma_store",
+         "IM2COL": "im2col"}
+UNITS_TEXT = ", ".join(f"{op} on {unit}" for op, unit in UNITS.items())
 
 
 def fold_overheads(config: SystolicConfig) -> tuple[int, int]:
@@ -43,6 +47,9 @@ def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, 
     deps: list = [()] * n
     for ins in trace.instructions:
         i = ins.id
+        if UNITS.get(ins.op) != ins.unit:
+            raise TraceError(f"{ins.op} on unit {ins.unit!r} is not executed by the systolic "
+                             f"target; it runs {UNITS_TEXT}", where=f"instruction {i}")
         units[i] = ins.unit
         deps[i] = ins.deps
         op = ins.op
