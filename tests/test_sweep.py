@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import multiprocessing as mp
 import os
 import signal
 import sqlite3
@@ -259,6 +260,8 @@ def test_same_results_on_1_worker_2_workers_and_dask(tmp_path):
     assert without_timing(csv_rows(two.csv_path)) == reference
     assert without_timing(csv_rows(dask.csv_path)) == reference
     assert len({r["total_cycles"] for r in reference}) > 5  # the points really differ
+    assert list(reference[0])[-1] == "dram.latency"    # the fixed set: value is recorded
+    assert {r["dram.latency"] for r in reference} == {"10"}
 
 
 def test_resume_after_sigkill_mid_sweep(tmp_path):
@@ -454,3 +457,73 @@ grid:
     with pytest.raises(SweepError, match=r"passes\[0\]: pass im2col takes one of") as err:
         load_spec(bad)
     assert err.value.where == f"{bad}:6"
+
+
+def _fake_point(log: str, victim: str):
+    """A point function that logs each run and, the first time it meets ``victim``, dies the
+    way an out-of-memory kill does (SIGKILL: no cleanup, no row)."""
+    def run(task: dict) -> dict:
+        with open(log, "a") as fh:
+            fh.write(f"{task['id']}\n")
+        marker = f"{log}.{victim}"
+        if task["id"] == victim and not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.01)
+        return {"id": task["id"], "index": task["index"], "status": "ok", "error": None,
+                "wall_s": 0.01}
+    return run
+
+
+@pytest.mark.parametrize("victim", ["p3", "p0"])
+def test_a_lost_worker_costs_only_its_own_point(tmp_path, monkeypatch, victim):
+    from simulator.sweep import runner
+
+    log = str(tmp_path / "runs.log")
+    monkeypatch.setattr(runner, "run_point", _fake_point(log, victim))
+    # fork, so the workers run the patched point (earlier tests may have left threads alive,
+    # which makes the pool pick forkserver)
+    monkeypatch.setattr(runner, "_mp_context", lambda: mp.get_context("fork"))
+    tasks = [{"id": f"p{i}", "index": i} for i in range(12)]
+    rows = list(runner._pool(tasks, 3, lambda: None))
+    assert sorted(r["id"] for r in rows) == sorted(t["id"] for t in tasks)
+    assert all(r["status"] == "ok" for r in rows)
+    runs = open(log).read().split()
+    assert {t: runs.count(t) for t in set(runs)} == {t["id"]: 1 + (t["id"] == victim)
+                                                    for t in tasks}
+
+
+def test_a_point_that_kills_every_worker_becomes_an_error_row(tmp_path, monkeypatch):
+    from simulator.sweep import runner
+
+    def deadly(task: dict) -> dict:
+        if task["id"] == "bad":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {"id": task["id"], "index": task["index"], "status": "ok", "error": None,
+                "wall_s": 0.0}
+
+    monkeypatch.setattr(runner, "run_point", deadly)
+    monkeypatch.setattr(runner, "_mp_context", lambda: mp.get_context("fork"))
+    tasks = [{"id": "a", "index": 0}, {"id": "bad", "index": 1}, {"id": "b", "index": 2}]
+    rows = {r["id"]: r for r in runner._pool(tasks, 2, lambda: None)}
+    assert rows["a"]["status"] == rows["b"]["status"] == "ok"
+    assert rows["bad"]["status"] == "error" and "died" in rows["bad"]["error"]
+
+
+def test_a_cluster_without_workers_says_it_waits_and_times_out(tmp_path, capsys):
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    spec = write(tmp_path, f"base: {BASE}\nworkloads: ['gemm:64,64,64']\n"
+                           "grid:\n  array.rows: [8, 16]\n")
+    with LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.ERROR,
+                      processes=True, protocol="tcp") as cluster:
+        address = cluster.scheduler_address
+        start = time.monotonic()
+        code = main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--cluster", address,
+                     "--cluster-timeout", "1.5"])
+        waited = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 2 and f"waiting for Dask workers to join the scheduler at {address}" in err
+    assert "no Dask worker joined the scheduler within 1.5 s" in err and waited < 30

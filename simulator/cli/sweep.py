@@ -27,6 +27,9 @@ def add_parsers(sub) -> dict[str, Callable]:
     where.add_argument("--cluster", metavar="ADDR",
                        help="run on Dask: tcp://HOST:PORT of a running `dask scheduler`, or "
                             "local:N for a LocalCluster of N workers (needs archsim[dist])")
+    p.add_argument("--cluster-timeout", type=float, metavar="SECONDS",
+                   help="with --cluster: give up if no Dask worker has joined after this long "
+                        "(default: wait, saying so)")
     p.add_argument("--retry-errors", action="store_true",
                    help="rerun the points that ended in an error (ok points are kept)")
     p.add_argument("--dry-run", action="store_true",
@@ -88,6 +91,11 @@ class _SweepBar:
         self.bar.start()
         self.task = self.bar.add_task("sweep", total=total, completed=done, failed=0)
 
+    def waiting(self, address: str) -> None:
+        print(f"sweep: waiting for Dask workers to join the scheduler at {address} (start "
+              f"them with `dask worker {address}`; --cluster-timeout SECONDS gives up)",
+              file=sys.stderr, flush=True)
+
     def point(self, row: dict) -> None:
         self.failed += row["status"] == "error"
         if self.bar is not None:
@@ -114,10 +122,15 @@ def cmd_sweep(args) -> int:
     if not args.out:
         raise ArchsimError("--out DIR is required: the folder that holds results.csv and the "
                            "store the sweep resumes from")
+    if args.cluster_timeout is not None and not args.cluster:
+        raise ArchsimError("--cluster-timeout applies to --cluster runs only")
+    if args.workers is not None and args.workers < 1:
+        raise ArchsimError(f"--workers must be at least 1, got {args.workers}")
     bar = _SweepBar()
     try:
         report = run_sweep(spec, args.out, workers=args.workers, cluster=args.cluster,
-                           retry_errors=args.retry_errors, progress=bar)
+                           retry_errors=args.retry_errors, progress=bar,
+                           cluster_timeout=args.cluster_timeout)
     except KeyboardInterrupt:
         bar.stop()
         print(f"sweep interrupted; finished points are kept in {args.out}; rerun the same "

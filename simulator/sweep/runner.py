@@ -4,9 +4,9 @@ Three executors yield rows as points finish, and the driver (this process, the o
 commits each to the store before asking for the next:
 
 - ``serial``: in this process (``workers=1``), no pickling, no pool start-up;
-- ``pool``: a local process pool, a bounded window of tasks in flight (memory stays flat on a
-  100,000-point sweep, Ctrl-C is prompt); a worker that dies takes down the pool, which is
-  restarted and the points that were in flight rerun one at a time to find the culprit;
+- ``pool``: local worker processes, one point each at a time (memory stays flat on a
+  100,000-point sweep, Ctrl-C is prompt); a worker that dies costs only its own point, which
+  a fresh worker runs once more (twice lost: an error row), while the others go on;
 - ``dask``: a Dask distributed scheduler (``tcp://HOST:PORT``) or a LocalCluster
   (``local:N``); ``dask`` is imported only on this path.
 
@@ -25,9 +25,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import connection as mp_connection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +36,7 @@ from simulator.sweep.worker import init_pool_worker, run_point
 
 CSV_REFRESH_S = 10.0   # results.csv is rewritten at most this often while a sweep runs,
 CSV_MAX_SHARE = 0.05   # and never takes more than this share of the driver's time
-WINDOW_PER_WORKER = 4  # tasks in flight per worker: enough to hide IPC, small enough to stop
+WINDOW_PER_WORKER = 4  # Dask: tasks in flight per worker: enough to hide IPC, small enough to stop
 
 
 class SweepProgress(Protocol):
@@ -46,6 +45,9 @@ class SweepProgress(Protocol):
     def start(self, total: int, done: int, to_run: int, runner: str) -> None: ...
 
     def point(self, row: dict[str, Any]) -> None: ...
+
+    def waiting(self, address: str) -> None:
+        """A Dask scheduler has no worker yet; the sweep waits for one (optional)."""
 
 
 @dataclass
@@ -73,7 +75,8 @@ def default_workers() -> int:
 
 def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None = None,
               cluster: str | None = None, retry_errors: bool = False,
-              progress: SweepProgress | None = None) -> SweepReport:
+              progress: SweepProgress | None = None,
+              cluster_timeout: float | None = None) -> SweepReport:
     """Run every point of ``spec`` not already in ``out``'s store; return what happened."""
     t0 = time.perf_counter()
     if not isinstance(spec, SweepSpec):
@@ -96,7 +99,8 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
 
         if cluster:
             runner = f"dask {cluster}"
-            rows = _dask([p.task() for p in todo], cluster, started)
+            waiting = getattr(progress, "waiting", None)
+            rows = _dask([p.task() for p in todo], cluster, started, waiting, cluster_timeout)
         elif workers == 1 or len(todo) <= 1:
             runner = "1 worker (in process)"
             rows = _serial((p.task() for p in todo), started)
@@ -118,11 +122,11 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
                         progress.point(row)
                     if time.monotonic() - last_csv > csv_every:
                         t_csv = time.monotonic()
-                        store.write_csv(points, spec.param_names)
+                        store.write_csv(points, spec.param_names, spec.fixed)
                         last_csv = time.monotonic()
                         csv_every = max(CSV_REFRESH_S, (last_csv - t_csv) / CSV_MAX_SHARE)
         finally:
-            csv_path = store.write_csv(points, spec.param_names)
+            csv_path = store.write_csv(points, spec.param_names, spec.fixed)
         return SweepReport(len(points), len(points) - len(todo), ok + failed, ok, failed,
                            expansion.excluded, expansion.duplicates,
                            time.perf_counter() - t0, runner, csv_path, store.path, sim_s)
@@ -155,90 +159,100 @@ def _mp_context() -> Any:
     return mp.get_context("spawn")
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop now: cancel queued tasks and end the workers (a running point may take minutes)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+class _Worker:
+    """One pool process and the duplex pipe it gets tasks on and sends rows back on."""
+
+    def __init__(self, ctx: Any, fds: tuple[int, ...]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, fds), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: dict | None = None   # the point it is running
+
+    def give(self, task: dict) -> None:
+        self.task = task
+        self.conn.send(task)
+
+    def stop(self) -> None:
         with contextlib.suppress(Exception):
-            proc.terminate()
+            self.conn.close()
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(timeout=1)
+
+
+def _worker_main(conn: Any, fds: tuple[int, ...]) -> None:
+    """A pool process: run the points it is sent, one at a time, until the pipe closes."""
+    init_pool_worker(fds)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(run_point(task))
+
+
+def _new_worker() -> _Worker:
+    """A worker process, started the way :func:`_mp_context` says is safe now; a forked one
+    closes the copies of the driver's lock descriptors it inherits."""
+    ctx = _mp_context()
+    return _Worker(ctx, tuple(HELD_LOCKS) if ctx.get_start_method() == "fork" else ())
 
 
 def _pool(tasks: list[dict], workers: int, started: Callable[[], None]) -> Iterator[dict]:
-    ctx = _mp_context()
+    """``workers`` processes, one point each at a time. A worker that dies (killed, out of
+    memory) costs only the point it was running: that point is given to a fresh worker once
+    more (the kill may have come from outside) and, if it kills that one too, becomes an error
+    row; the other workers never stop."""
     queue: deque[dict] = deque(tasks)
-    suspects: deque[dict] = deque()    # in flight when a worker died: rerun one at a time
     deaths: dict[str, int] = {}
-    inflight: dict[Future, dict] = {}
-
-    def new_pool() -> ProcessPoolExecutor:
-        # only a forked child has copies of the driver's descriptors to close
-        fds = tuple(HELD_LOCKS) if ctx.get_start_method() == "fork" else ()
-        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_pool_worker,
-                                   initargs=(fds,))
-
-    pool = new_pool()
-    first = True
-    fruitless = 0  # pools in a row that broke before finishing a single point
+    pool = [_new_worker() for _ in range(workers)]
+    started()
+    fruitless = 0   # workers in a row that died before finishing a single point
     try:
-        while queue or suspects or inflight:
-            isolating = bool(suspects)
-            limit = 1 if isolating else workers * WINDOW_PER_WORKER
-            source = suspects if isolating else queue
-            while source and len(inflight) < limit:
-                task = source.popleft()
-                inflight[pool.submit(run_point, task)] = task
-            if first:  # the first submit forked the workers; only now may threads start
-                first = False
-                started()
-            finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            broken = False
-            progressed = False
-            for fut in finished:
-                task = inflight.pop(fut)
-                try:
-                    row = fut.result()
-                except BrokenProcessPool:
-                    broken = True
-                    inflight[fut] = task  # handled with the rest below
+        for worker in pool:
+            if queue:
+                worker.give(queue.popleft())
+        while any(w.task is not None for w in pool):
+            busy = [w for w in pool if w.task is not None]
+            ready = mp_connection.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
+            for i, worker in enumerate(pool):
+                if worker.task is None:
                     continue
-                progressed = True
-                yield row
-            if not broken:
-                fruitless = 0
-                continue
-            # The pool is unusable: every task still in flight fails with it, except those
-            # that finished just before the break.
-            wait(list(inflight))
-            lost = []
-            for fut, task in inflight.items():
-                if fut.exception() is None:
-                    progressed = True
-                    yield fut.result()
-                else:
-                    lost.append(task)
-            inflight.clear()
-            pool.shutdown(wait=False, cancel_futures=True)
-            fruitless = 0 if progressed else fruitless + 1
-            if fruitless >= 3:
-                raise SweepError("the worker processes die before finishing any point (three "
-                                 "pools in a row); run with --workers 1 to see why")
-            for task in lost:
+                row = None
+                if worker.conn in ready:
+                    with contextlib.suppress(EOFError, OSError):
+                        row = worker.conn.recv()
+                if row is not None:
+                    fruitless = 0
+                    worker.task = None
+                    yield row
+                    if queue:
+                        worker.give(queue.popleft())
+                    continue
+                if worker.proc.sentinel not in ready and worker.proc.is_alive():
+                    continue
+                task, worker.task = worker.task, None   # the process died with this point
+                worker.stop()
+                fruitless += 1
+                if fruitless >= 3 * workers:
+                    raise SweepError("the worker processes die before finishing any point; "
+                                     "run with --workers 1 to see why")
                 deaths[task["id"]] = deaths.get(task["id"], 0) + 1
-                if len(lost) == 1 and deaths[task["id"]] >= 2:
-                    yield _died_row(task)  # it alone was running, twice: it is the cause
-                else:
-                    suspects.append(task)
-            ctx = _mp_context()
-            pool = new_pool()
+                if deaths[task["id"]] >= 2:
+                    yield _died_row(task)   # it killed two workers: it is the cause
+                    task = queue.popleft() if queue else None
+                pool[i] = _new_worker()
+                if task is not None:
+                    pool[i].give(task)
     finally:
-        _stop_pool(pool)
+        for worker in pool:
+            worker.stop()
 
 
-def _dask(tasks: list[dict], address: str, started: Callable[[], None]) -> Iterator[dict]:
+def _dask(tasks: list[dict], address: str, started: Callable[[], None],
+          waiting: Callable[[str], None] | None = None, timeout: float | None = None
+          ) -> Iterator[dict]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -267,6 +281,14 @@ def _dask(tasks: list[dict], address: str, started: Callable[[], None]) -> Itera
         raise SweepError(f"cannot reach the Dask scheduler: {err}",
                          where=f"--cluster {address}") from None
     try:
+        if not client.nthreads():   # a scheduler with no worker: say so, and wait
+            if waiting is not None:
+                waiting(address)
+            try:
+                client.wait_for_workers(1, timeout=timeout)
+            except TimeoutError:
+                raise SweepError(f"no Dask worker joined the scheduler within {timeout:g} s",
+                                 where=f"--cluster {address}") from None
         slots = max(1, sum(client.nthreads().values()))
         pending = deque(tasks)
         running = as_completed()

@@ -120,6 +120,8 @@ class SweepSpec:
     samples: int
     seed: int
     constraints: list[tuple[Constraint, int | None]]
+    #: the ``set:`` values every point shares (results.csv records them too)
+    fixed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def param_names(self) -> list[str]:
@@ -253,7 +255,7 @@ def parse_spec(data: Any, source: str = "<spec>", lines: dict | None = None,
 
     constraints = _constraints(data.get("constraints"), model, seen, lines, source)
     return SweepSpec(source, base, base_source, base_lines, model, workloads, passes, params,
-                     samples, seed, constraints)
+                     samples, seed, constraints, {str(k): v for k, v in fixed.items()})
 
 
 def _load_base(raw: Any, source: str, lines: dict, spec_dir: Path, err

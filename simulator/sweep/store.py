@@ -166,10 +166,11 @@ class ResultStore:
         cur = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM points")
         return {r[0]: dict(zip(_COLUMNS, r, strict=True)) for r in cur}
 
-    def write_csv(self, points: Iterable[Point], param_names: list[str]) -> Path:
+    def write_csv(self, points: Iterable[Point], param_names: list[str],
+                  fixed: dict[str, Any] | None = None) -> Path:
         """Rewrite ``results.csv``: the finished points of this spec, in spec order."""
         path = self.outdir / CSV_NAME
-        atomic_write(path, results_csv(points, param_names, self.rows()))
+        atomic_write(path, results_csv(points, param_names, self.rows(), fixed))
         return path
 
 
@@ -182,10 +183,14 @@ def _cell(value: Any) -> Any:
 
 
 def results_csv(points: Iterable[Point], param_names: list[str],
-                rows: dict[str, dict[str, Any]]) -> str:
+                rows: dict[str, dict[str, Any]], fixed: dict[str, Any] | None = None) -> str:
+    """One row per finished point: the swept parameters, the contract columns, then the spec's
+    fixed ``set:`` values (the same on every row, so a table read alone still says what was
+    simulated)."""
+    fixed = {k: v for k, v in (fixed or {}).items() if k not in param_names}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*param_names, *CSV_COLUMNS])
+    writer.writerow([*param_names, *CSV_COLUMNS, *fixed])
     for p in points:
         row = rows.get(p.point_id)
         if row is None:
@@ -193,5 +198,6 @@ def results_csv(points: Iterable[Point], param_names: list[str],
         out = {**row, "point": p.index, "workload": p.workload,
                "error": " ".join((row["error"] or "").split())}
         writer.writerow([*(_cell(p.params[n]) for n in param_names),
-                         *(_cell(out.get(c)) for c in CSV_COLUMNS)])
+                         *(_cell(out.get(c)) for c in CSV_COLUMNS),
+                         *(_cell(v) for v in fixed.values())])
     return buf.getvalue()
