@@ -23,6 +23,7 @@ def load_workload(spec: str, input_shapes: Shapes | None = None) -> Graph:
       the ONNX zoo (workloads.onnx_zoo), imported through the ONNX frontend;
     - ``FILE.onnx``: any ONNX model; ``input_shapes`` pins its dynamic input dims;
     - ``minilm-l3``, ``minilm-l6-int8``: real MiniLM ONNX models shipped by PyPI packages;
+    - ``llm:MODEL?phase=decode&ctx=1024``: one LLM inference step (workloads.llm);
     - ``FILE.csv`` reads SCALE-Sim conv or GEMM rows by their width (``FILE.csv:gemm``/``:conv``
       forces it).
     """
@@ -34,6 +35,10 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
     """The Graph and, for ONNX workloads (a file or the ONNX zoo), the ``onnx.ModelProto`` it was
     imported from (the reference a functional check runs in onnxruntime); ``None`` otherwise."""
     kind, _, rest = spec.partition(":")
+    if kind == "llm":  # decoder-only LLM inference steps (workloads/llm, docs/llm.md)
+        from workloads.llm import load_llm
+
+        return load_llm(spec), None
     zoo_name = (rest if kind == "zoo" else spec).partition("?")[0]
     if zoo_name in ONNX_ZOO:
         from workloads.onnx_frontend import load_onnx
