@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 BYTE_KEYS = ("dram_read", "dram_write", "sram_read", "sram_write")
+ENERGY_KEYS = ("energy_pj", "energy_mac_pj", "energy_vector_pj", "energy_sram_pj",
+               "energy_dram_pj")
 
 
 @dataclass
@@ -93,6 +95,35 @@ class Result:
     @property
     def time_us(self) -> float:
         return self.total_cycles / (self.clock_ghz * 1e3)
+
+    def layer_records(self) -> list[dict[str, Any]]:
+        """One flat record per layer, with the names of the JSON summary and layers.csv:
+        ``name``, ``op``, ``M``, ``N``, ``K``, ``groups``, ``cycles``, ``start``, ``end``,
+        ``macs``, ``utilization``, the byte counts, ``energy_pj`` and its split."""
+        out = []
+        for lr in self.layers:
+            m, n, k = lr.shape
+            out.append({"name": lr.name, "op": lr.op, "M": m, "N": n, "K": k,
+                        "groups": lr.dims.get("groups", 1 if m is not None else None),
+                        "cycles": lr.cycles, "start": lr.start, "end": lr.end, "macs": lr.macs,
+                        "utilization": lr.utilization, **lr.bytes,
+                        **{key: getattr(lr, key) for key in ENERGY_KEYS}})
+        return out
+
+    def to_dataframe(self):
+        """The layers as a pandas DataFrame (one row per layer, :meth:`layer_records`' columns);
+        pandas is an optional extra (``pip install 'archsim[pandas]'``)."""
+        from simulator.errors import ArchsimError
+
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ArchsimError("Result.to_dataframe needs pandas: pip install "
+                               "'archsim[pandas]'") from None
+        frame = pd.DataFrame(self.layer_records())
+        frame.attrs.update(workload=self.workload, config=self.config_name, kind=self.kind,
+                           total_cycles=self.total_cycles)
+        return frame
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary (``--json`` and summary.json): everything but the timeline, with

@@ -120,3 +120,20 @@ def test_console_script_entry_point(tmp_path):
     assert proc.returncode == 0
     for command in ("run", "validate", "lower", "replay", "scalesim"):
         assert command in proc.stdout
+
+
+def test_result_as_a_dataframe_and_parquet(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from simulator import api
+
+    _, result = api.run(api.load_config(CFG), "resnet18")
+    frame = result.to_dataframe()
+    assert list(frame["name"]) == [lr.name for lr in result.layers]
+    assert int(frame["cycles"].sum()) == result.total_cycles
+    assert frame["M"].notna().all() and (frame["macs"] == frame["M"] * frame["N"] *
+                                          frame["K"] * frame["groups"]).all()
+    code, _, _ = run_cli(capsys, "run", CFG, "resnet18", "--out", str(tmp_path / "o"))
+    assert code == 0
+    stored = pd.read_parquet(tmp_path / "o" / "layers.parquet")
+    assert stored["cycles"].tolist() == frame["cycles"].tolist()

@@ -527,3 +527,21 @@ def test_a_cluster_without_workers_says_it_waits_and_times_out(tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2 and f"waiting for Dask workers to join the scheduler at {address}" in err
     assert "no Dask worker joined the scheduler within 1.5 s" in err and waited < 30
+
+
+def test_results_load_as_a_dataframe_and_parquet(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from simulator.sweep import load_sweep
+
+    spec = write(tmp_path, TINY)
+    report = run_sweep(spec, tmp_path / "o", workers=1)
+    frame = load_sweep(tmp_path / "o")
+    rows = csv_rows(report.csv_path)
+    assert len(frame) == len(rows) == 24
+    assert list(frame.columns) == list(rows[0])
+    assert frame["total_cycles"].tolist() == [int(r["total_cycles"]) for r in rows]
+    parquet = pd.read_parquet(tmp_path / "o" / "results.parquet")
+    assert parquet["total_cycles"].tolist() == frame["total_cycles"].tolist()
+    with pytest.raises(SweepError, match="no such results file"):
+        load_sweep(tmp_path / "nope")

@@ -7,15 +7,13 @@ import io
 import json
 from pathlib import Path
 
-from simulator.result import BYTE_KEYS, Result
+from simulator.result import BYTE_KEYS, ENERGY_KEYS, Result
 from workloads.files import atomic_write
 
 __all__ = ["LAYER_COLUMNS", "atomic_write", "layers_csv", "summary_json", "write_outputs"]
 
 #: layers.csv: the same names as the JSON summary's ``layers`` entries (``M``, ``N``, ``K``:
 #: the GEMM shape, empty for a layer without one)
-ENERGY_KEYS = ("energy_pj", "energy_mac_pj", "energy_vector_pj", "energy_sram_pj",
-               "energy_dram_pj")
 LAYER_COLUMNS = ["name", "op", "M", "N", "K", "groups", "cycles", "start", "end", "macs",
                  "utilization", *BYTE_KEYS, *ENERGY_KEYS]
 
@@ -33,13 +31,19 @@ def layers_csv(result: Result) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(LAYER_COLUMNS)
-    for lr in result.layers:
-        m, n, k = ("" if v is None else v for v in lr.shape)
-        writer.writerow([lr.name, lr.op, m, n, k, lr.dims.get("groups", 1 if m != "" else ""),
-                         lr.cycles, lr.start, lr.end, lr.macs, f"{lr.utilization:.6f}",
-                         *(lr.bytes[key] for key in BYTE_KEYS),
-                         *(f"{getattr(lr, key):.3f}" for key in ENERGY_KEYS)])
+    for record in result.layer_records():
+        writer.writerow([_cell(record[c], c) for c in LAYER_COLUMNS])
     return buf.getvalue()
+
+
+def _cell(value, column: str) -> str:
+    if value is None:
+        return ""
+    if column == "utilization":
+        return f"{value:.6f}"
+    if column.startswith("energy"):
+        return f"{value:.3f}"
+    return str(value)
 
 
 def write_outputs(result: Result, outdir: str | Path, command: list[str] | None = None
@@ -48,4 +52,19 @@ def write_outputs(result: Result, outdir: str | Path, command: list[str] | None 
     files = [outdir / "summary.json", outdir / "layers.csv"]
     atomic_write(files[0], summary_json(result, command))
     atomic_write(files[1], layers_csv(result))
+    parquet = _parquet(result)
+    if parquet is not None:   # pandas and pyarrow installed: the same table as Parquet
+        files.append(outdir / "layers.parquet")
+        atomic_write(files[-1], parquet)
     return files
+
+
+def _parquet(result: Result) -> bytes | None:
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    result.to_dataframe().to_parquet(buf, index=False)
+    return buf.getvalue()

@@ -5,9 +5,10 @@
 that use them.
 """
 
+from simulator.sweep.frame import load_sweep
 from simulator.sweep.runner import SweepReport, default_workers, run_sweep
 from simulator.sweep.spec import Point, SweepError, SweepSpec, load_spec, parse_spec
 from simulator.sweep.store import ResultStore
 
 __all__ = ["Point", "ResultStore", "SweepError", "SweepReport", "SweepSpec", "default_workers",
-           "load_spec", "parse_spec", "run_sweep"]
+           "load_spec", "load_sweep", "parse_spec", "run_sweep"]

@@ -127,9 +127,20 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
                         csv_every = max(CSV_REFRESH_S, (last_csv - t_csv) / CSV_MAX_SHARE)
         finally:
             csv_path = store.write_csv(points, spec.param_names, spec.fixed)
+            _write_parquet(csv_path)
         return SweepReport(len(points), len(points) - len(todo), ok + failed, ok, failed,
                            expansion.excluded, expansion.duplicates,
                            time.perf_counter() - t0, runner, csv_path, store.path, sim_s)
+
+
+def _write_parquet(csv_path: Path) -> None:
+    """results.parquet beside results.csv, when pandas and pyarrow are installed."""
+    from simulator.sweep.frame import PARQUET_NAME, parquet_bytes
+    from workloads.files import atomic_write
+
+    data = parquet_bytes(csv_path.read_text())
+    if data is not None:
+        atomic_write(csv_path.with_name(PARQUET_NAME), data)
 
 
 def _serial(tasks: Iterable[dict], started: Callable[[], None]) -> Iterator[dict]:
