@@ -22,6 +22,9 @@ def add_parsers(sub) -> dict[str, Callable]:
     p.add_argument("--graphs", default="cora,citeseer", help="comma-separated graphs")
     p.add_argument("--options", default="", help="workload options for every run, e.g. "
                    "hidden=64&layers=3")
+    p.add_argument("--cpu-repeats", type=int, default=3, metavar="N",
+                   help="measure each op on this CPU (scipy.sparse/numpy) N times and report "
+                        "the median per stage (default 3; 0 skips the measurement)")
     add_set_flag(p)
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     return {"gnn-report": cmd_gnn_report}
@@ -46,7 +49,9 @@ def cmd_gnn_report(args) -> int:
                           where=args.config)
     models = [m for m in args.models.split(",") if m]
     graphs = [g for g in args.graphs.split(",") if g]
-    rows = gnn_report(config, models, graphs, args.options)
+    if args.cpu_repeats < 0:
+        raise ConfigError(f"--cpu-repeats must be >= 0, got {args.cpu_repeats}")
+    rows = gnn_report(config, models, graphs, args.options, args.cpu_repeats)
     if args.json:
         import json
 
@@ -72,5 +77,23 @@ def cmd_gnn_report(args) -> int:
                       f"{r.systolic_cycles:,} ({r.systolic_cycles / r.zipper_cycles:.2f}x)",
                       f"{r.dram_bytes / 1e6:.1f}", util,
                       f"{sum(r.ops_saved.values()):,}")
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    if any(r.cpu_stage_s for r in rows):
+        from simulator.scenarios.gnn_cpu import blas_threads
+
+        cpu = Table(title="measured on this CPU (scipy.sparse + numpy, median of "
+                    f"{args.cpu_repeats}, BLAS threads {blas_threads() or '?'}) vs simulated "
+                    f"at {config.clock_ghz:g} GHz; stage = share of CPU time",
+                    title_justify="left")
+        for col in ("model", "graph", "scatter", "apply-edge", "gather", "apply-vertex",
+                    "CPU us", "zipper us", "systolic us", "CPU/zipper"):
+            cpu.add_column(col, justify="left" if col in ("model", "graph") else "right")
+        for r in rows:
+            share = r.cpu_share
+            cpu.add_row(r.model, r.graph, *(f"{100 * share[s]:.0f}%" for s in
+                                            ("scatter", "apply_edge", "gather", "apply_vertex")),
+                        f"{r.cpu_us:,.0f}", f"{r.zipper_us:,.0f}", f"{r.systolic_us:,.0f}",
+                        f"{r.cpu_us / r.zipper_us:.1f}x")
+        console.print(cpu)
     return 0

@@ -8,6 +8,12 @@ stages run at the same time, so the split says what the hardware spends its time
 stage a given cycle belongs to. The systolic baseline is matched to the zipper config: the same
 array size (output stationary), DRAM bandwidth and latency, vector lanes and word size, and its
 SRAMs sized like the zipper buffers.
+
+The CPU columns are *measured*, not simulated: the same program (redundancy eliminated when
+zipper's is) run op by op on this machine with scipy.sparse and numpy
+(:mod:`simulator.scenarios.gnn_cpu`), wall time per stage; next to them the simulated zipper and
+systolic times at the configs' clocks. Measurements vary with the machine and its load; they are
+taken by this study command (and ``bench/bench_gnn.py``), never in unit tests.
 """
 
 from __future__ import annotations
@@ -34,6 +40,25 @@ class GnnRow:
     utilization: dict[str, float]
     ops_saved: dict[str, int] = field(default_factory=dict)
     instructions: int = 0
+    clock_ghz: float = 1.0
+    cpu_stage_s: dict[str, float] = field(default_factory=dict)   # measured, per stage
+
+    @property
+    def zipper_us(self) -> float:
+        return self.zipper_cycles / (self.clock_ghz * 1e3)
+
+    @property
+    def systolic_us(self) -> float:
+        return self.systolic_cycles / (self.clock_ghz * 1e3)
+
+    @property
+    def cpu_us(self) -> float:
+        return 1e6 * sum(self.cpu_stage_s.values())
+
+    @property
+    def cpu_share(self) -> dict[str, float]:
+        total = sum(self.cpu_stage_s.values()) or 1.0
+        return {s: self.cpu_stage_s.get(s, 0.0) / total for s in STAGES}
 
     @property
     def stage_share(self) -> dict[str, float]:
@@ -48,6 +73,10 @@ class GnnRow:
         out = asdict(self)
         out["stage_share"] = self.stage_share
         out["dominant_stage"] = self.dominant
+        out.update(zipper_us=self.zipper_us, systolic_us=self.systolic_us)
+        if self.cpu_stage_s:
+            out.update(cpu_us=self.cpu_us, cpu_share=self.cpu_share,
+                       cpu_dominant_stage=max(STAGES, key=lambda s: self.cpu_stage_s[s]))
         return out
 
 
@@ -63,9 +92,12 @@ def matched_systolic(cfg: ZipperConfig):
         "word_bytes": cfg.word_bytes, "energy": cfg.energy.model_dump()})
 
 
-def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = "") -> GnnRow:
-    """Run one model on one graph on zipper, op-by-op and the matched systolic target."""
-    spec = f"gnn:{model}:{graph_name}" + (f"?{options}" if options else "")
+def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = "",
+                 cpu_repeats: int = 0) -> GnnRow:
+    """Run one model on one graph on zipper, op-by-op and the matched systolic target, and
+    (``cpu_repeats`` > 0) measure it on this CPU."""
+    sep = "&" if "?" in graph_name else "?"
+    spec = f"gnn:{model}:{graph_name}" + (f"{sep}{options}" if options else "")
     graph = api.load(spec)
     trace, result = api.run(cfg, graph)
     serial = cfg.model_copy(deep=True)
@@ -83,9 +115,18 @@ def characterize(cfg: ZipperConfig, model: str, graph_name: str, options: str = 
                   dram_bytes=result.bytes["dram_read"] + result.bytes["dram_write"],
                   utilization={u.name: u.utilization for u in result.units},
                   ops_saved=result.notes.get("gnn_redundancy", {}).get("saved", {}),
-                  instructions=len(trace.instructions))
+                  instructions=len(trace.instructions), clock_ghz=cfg.clock_ghz,
+                  cpu_stage_s=_measure_cpu(graph, same, cpu_repeats) if cpu_repeats else {})
 
 
-def gnn_report(cfg: ZipperConfig, models: list[str], graphs: list[str], options: str = ""
-               ) -> list[GnnRow]:
-    return [characterize(cfg, m, g, options) for g in graphs for m in models]
+def _measure_cpu(graph, passes: list[str], repeats: int) -> dict[str, float]:
+    from simulator.passes import apply_passes
+    from simulator.scenarios.gnn_cpu import run_cpu
+
+    program = apply_passes(graph, passes) if passes else graph
+    return run_cpu(program, repeats).stage_s
+
+
+def gnn_report(cfg: ZipperConfig, models: list[str], graphs: list[str], options: str = "",
+               cpu_repeats: int = 0) -> list[GnnRow]:
+    return [characterize(cfg, m, g, options, cpu_repeats) for g in graphs for m in models]
