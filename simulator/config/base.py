@@ -52,8 +52,12 @@ class Strict(BaseModel):
 class DramConfig(Strict):
     """Off-chip memory: ``bandwidth`` in bytes/cycle, shared by all transfers; ``latency``."""
 
-    bandwidth: float = Field(32.0, gt=0)
-    latency: int = Field(100, ge=0)
+    bandwidth: float = Field(32.0, gt=0,
+        description=("Off-chip bandwidth in bytes per cycle, shared by every transfer (first come, "
+                    "first served)."))
+    latency: int = Field(100, ge=0,
+        description=("Cycles from a transfer's last byte to its completion (pipelined: "
+                     "the channel is free meanwhile)."))
 
 
 class EnergyTable(Strict):
@@ -66,10 +70,15 @@ class EnergyTable(Strict):
     adder and a register access, 0.1 pJ.
     """
 
-    mac_pj: float = Field(0.2, ge=0)
-    sram_pj_per_byte: float = Field(1.25, ge=0)
-    dram_pj_per_byte: float = Field(160.0, ge=0)
-    vector_pj_per_op: float = Field(0.1, ge=0)
+    mac_pj: float = Field(0.2, ge=0,
+        description=("Energy of one multiply-accumulate, pJ (45 nm 8-bit int: 0.2; Horowitz, ISSCC "
+                    "2014)."))
+    sram_pj_per_byte: float = Field(1.25, ge=0,
+        description="Energy per byte read or written in on-chip SRAM, pJ (small 45 nm SRAM: 1.25).")
+    dram_pj_per_byte: float = Field(160.0, ge=0,
+        description="Energy per byte moved to or from DRAM, pJ (DDR3-class: 160).")
+    vector_pj_per_op: float = Field(0.1, ge=0,
+        description="Energy of one vector-unit element operation, pJ.")
 
 
 #: A vector operator's cost terms: operations per output element, per element of its first
@@ -101,12 +110,18 @@ class HardwareConfig(Strict):
     ``word_bytes`` and ``energy``. Each kind's model derives from it (with its own defaults),
     so code that needs only these fields works on any kind, a third-party one included."""
 
-    kind: str
-    name: str = "hardware"
-    clock_ghz: float = Field(1.0, gt=0)
-    dram: DramConfig = DramConfig()
-    word_bytes: int = Field(1, ge=1, le=8)
-    energy: EnergyTable = EnergyTable()
+    kind: str = Field(
+        description=("The hardware kind (systolic, npu, sparse_tc, zipper, or an "
+                     "installed plug-in's)."))
+    name: str = Field("hardware", description="A name for reports and timelines.")
+    clock_ghz: float = Field(1.0, gt=0,
+        description="Clock frequency in GHz: turns cycles into time.")
+    dram: DramConfig = Field(DramConfig(), description="Off-chip memory (bandwidth, latency).")
+    word_bytes: int = Field(1, ge=1, le=8,
+        description=("Bytes per data element unless a pass narrows a tensor (e.g. "
+                     "SQuant's weights)."))
+    energy: EnergyTable = Field(EnergyTable(),
+        description="Energy per event, for the energy report.")
 
     @property
     def pe_count(self) -> int:

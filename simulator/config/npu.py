@@ -25,38 +25,46 @@ class NpuCoreConfig(Strict):
     scratchpad (KiB) that holds feature maps a fused group keeps on chip; ``scratchpad_bandwidth``
     is bytes/cycle between the scratchpad and the operand buffers."""
 
-    array: ArrayConfig = ArrayConfig(rows=32, cols=32, dataflow="ws")
-    sram: SramConfig = SramConfig(ifmap_kb=128, filter_kb=256, ofmap_kb=128)
-    vector: VectorConfig = VectorConfig()
-    scratchpad_kb: float = Field(512, ge=0)
-    scratchpad_bandwidth: float = Field(256, gt=0)
+    array: ArrayConfig = Field(ArrayConfig(rows=32, cols=32, dataflow="ws"),
+        description="The core's systolic matrix unit.")
+    sram: SramConfig = Field(SramConfig(ifmap_kb=128, filter_kb=256, ofmap_kb=128),
+        description="The core's operand buffers (KiB, double-buffered).")
+    vector: VectorConfig = Field(VectorConfig(), description="The core's vector unit.")
+    scratchpad_kb: float = Field(512, ge=0,
+        description="KiB per core that hold a fused group's intermediate feature maps.")
+    scratchpad_bandwidth: float = Field(256, gt=0,
+        description="Bytes per cycle between the scratchpad and the operand buffers.")
     #: Physical folds per side one GEMM instruction covers: the lowering tiles for a virtual
     #: (rows*g) x (cols*g) array and each instruction runs up to g*g real folds back to back,
     #: each paying the systolic fold rule. 1 gives the ``systolic`` target's per-fold stream.
-    fold_group: int = Field(4, ge=1, le=64)
+    fold_group: int = Field(4, ge=1, le=64,
+        description="Physical array folds per side one GEMM instruction covers.")
 
 
 class NocConfig(Strict):
     """The on-chip network: each core's inbound port moves ``link_bandwidth`` bytes/cycle; a
     message pays ``hop_latency`` cycles per hop of the ring or 2-D mesh."""
 
-    topology: Literal["ring", "mesh"] = "ring"
-    link_bandwidth: float = Field(64, gt=0)
-    hop_latency: int = Field(2, ge=0)
+    topology: Literal["ring", "mesh"] = Field("ring", description="ring or mesh.")
+    link_bandwidth: float = Field(64, gt=0,
+        description="Bytes per cycle into each core's network port.")
+    hop_latency: int = Field(2, ge=0, description="Cycles per hop of a message.")
 
 
 class NpuConfig(HardwareConfig):
     """``kind: npu``. ``default_cores`` is the core count of the untuned layer-by-layer compile
     (``--pass fusion=none``, or no pass at all)."""
 
-    kind: Literal["npu"] = "npu"
-    name: str = "npu"
-    cores: int = Field(16, ge=1, le=32)
-    default_cores: int = Field(1, ge=1, le=32)
-    core: NpuCoreConfig = NpuCoreConfig()
-    noc: NocConfig = NocConfig()
-    launch_cycles: int = Field(2000, ge=0)
-    sync_cycles_per_core: int = Field(8, ge=0)
+    kind: Literal["npu"] = Field("npu", description="Always npu.")
+    name: str = Field("npu", description="A name for reports and timelines.")
+    cores: int = Field(16, ge=1, le=32, description="Cores on the chip (1-32).")
+    default_cores: int = Field(1, ge=1, le=32,
+        description="Cores of the untuned layer-by-layer compile.")
+    core: NpuCoreConfig = Field(NpuCoreConfig(), description="One core's units and buffers.")
+    noc: NocConfig = Field(NocConfig(), description="The on-chip network.")
+    launch_cycles: int = Field(2000, ge=0, description="Cycles of a kernel launch.")
+    sync_cycles_per_core: int = Field(8, ge=0,
+        description="Barrier cost per participating core (plus the network diameter in hops).")
 
     @property
     def pe_count(self) -> int:

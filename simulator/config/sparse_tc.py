@@ -17,25 +17,29 @@ from simulator.config.base import DramConfig, HardwareConfig, Strict, VectorCost
 class OuterProductUnit(Strict):
     """One sub-core's outer product per cycle: ``m`` x ``n`` (two 8x8 OTCs side by side)."""
 
-    m: int = Field(8, ge=1, le=64)
-    n: int = Field(16, ge=1, le=64)
+    m: int = Field(8, ge=1, le=64, description="Rows of one sub-core's outer product per cycle.")
+    n: int = Field(16, ge=1, le=64,
+        description="Columns of one sub-core's outer product per cycle.")
 
 
 class WarpTile(Strict):
     """The warp tile a SpWMMA instruction computes: an ``m`` x ``n`` output block over ``k``
     outer-product steps. ``m`` and ``n`` are at most 32: one 32-bit bitmap word per column/row."""
 
-    m: int = Field(32, ge=1, le=32)
-    n: int = Field(32, ge=1, le=32)
-    k: int = Field(16, ge=1, le=256)
+    m: int = Field(32, ge=1, le=32,
+        description="Output rows of a SpWMMA (at most 32: one bitmap word).")
+    n: int = Field(32, ge=1, le=32, description="Output columns of a SpWMMA (at most 32).")
+    k: int = Field(16, ge=1, le=256, description="Outer-product steps of a SpWMMA.")
 
 
 class BlockTile(Strict):
     """The preferred thread-block tile (multiples of the warp tile); the lowering halves it
     while a layer has fewer thread blocks than SMs."""
 
-    m: int = Field(128, ge=1)
-    n: int = Field(256, ge=1)
+    m: int = Field(128, ge=1,
+        description="Preferred thread-block tile rows (a multiple of warp_tile.m).")
+    n: int = Field(256, ge=1,
+        description="Preferred thread-block tile columns (a multiple of warp_tile.n).")
 
 
 class Accumulator(Strict):
@@ -47,55 +51,71 @@ class Accumulator(Strict):
     per bank) cycles: the bank-conflict bound the outer-product issue rate is checked against.
     """
 
-    banks: int = Field(32, ge=1, le=32)
-    lanes: int = Field(16, ge=1, le=32)
+    banks: int = Field(32, ge=1, le=32,
+        description="Accumulator banks (output column c lives in bank c mod banks).")
+    lanes: int = Field(16, ge=1, le=32,
+        description="Row lanes per bank (row r in lane r mod lanes).")
 
 
 class CudaCores(Strict):
     """The SM's integer/fp32 lanes: they run the bitmap im2col (mask, shift, popcount, gather)
     of sparse convolutions, the run-time encoding of activations and the non-GEMM operators."""
 
-    lanes: int = Field(64, ge=1)
-    im2col_ops: int = Field(6, ge=0)    # integer ops per lowered A element (LD, SHF, LOP, POPC..)
-    encode_ops: int = Field(4, ge=0)    # per activation element (compare, ballot, popc, store)
-    pipeline: int = Field(4, ge=0)
+    lanes: int = Field(64, ge=1,
+        description="Integer/fp32 lanes per SM (bitmap im2col, encoding, non-GEMM ops).")
+    im2col_ops: int = Field(6, ge=0,
+        description="Integer operations per lowered A element of a sparse convolution.")
+    encode_ops: int = Field(4, ge=0,
+        description="Operations per activation element to bitmap-encode it at run time.")
+    pipeline: int = Field(4, ge=0,
+        description="Cycles before the first result of a vector instruction.")
 
 
 class L2Config(Strict):
     """The shared L2: capacity (KiB), bandwidth to the SMs (bytes/cycle) and latency."""
 
-    kb: float = Field(6144, gt=0)
-    bandwidth: float = Field(1408.0, gt=0)
-    latency: int = Field(200, ge=0)
+    kb: float = Field(6144, gt=0, description="L2 capacity, KiB.")
+    bandwidth: float = Field(1408.0, gt=0, description="L2 to SM bandwidth, bytes per cycle.")
+    latency: int = Field(200, ge=0, description="L2 latency, cycles.")
 
 
 class VectorCostTable(Strict):
     """Per-operator overrides of the catalogue's vector costs for the non-GEMM operators the
     CUDA-core lanes run (``archsim ops`` lists the defaults)."""
 
-    costs: VectorCosts = Field(default_factory=dict)
+    costs: VectorCosts = Field(default_factory=dict,
+        description=("Per-operator overrides of the catalogue's vector costs: a number "
+                     "(operations per output element) or {per_output, per_input, "
+                     "per_tap}."))
 
 
 class SparseTCConfig(HardwareConfig):
     """``kind: sparse_tc``. Every field can be named by dotted path (``l2.bandwidth``)."""
 
-    kind: Literal["sparse_tc"] = "sparse_tc"
-    name: str = "sparse_tc"
-    clock_ghz: float = Field(1.53, gt=0)
-    sms: int = Field(80, ge=1, le=1024)
-    subcores: int = Field(4, ge=1, le=16)
-    otc: OuterProductUnit = OuterProductUnit()
-    warp_tile: WarpTile = WarpTile()
-    block_tile: BlockTile = BlockTile()
-    k_chunk: int = Field(512, ge=1)     # k-steps per simulated instruction (a multiple of 16)
-    accumulator: Accumulator = Accumulator()
-    spwmma_overhead: int = Field(2, ge=0)  # cycles per issued SpWMMA: POPC, bitmap AND, offsets
-    smem_bandwidth: float = Field(128.0, gt=0)  # shared memory -> registers, bytes/cycle per SM
-    cuda: CudaCores = CudaCores()
-    vector: VectorCostTable = VectorCostTable()
-    l2: L2Config = L2Config()
-    dram: DramConfig = DramConfig(bandwidth=588.0, latency=400)
-    word_bytes: int = Field(2, ge=1, le=8)
+    kind: Literal["sparse_tc"] = Field("sparse_tc", description="Always sparse_tc.")
+    name: str = Field("sparse_tc", description="A name for reports and timelines.")
+    clock_ghz: float = Field(1.53, gt=0, description="Clock frequency in GHz.")
+    sms: int = Field(80, ge=1, le=1024, description="Streaming multiprocessors.")
+    subcores: int = Field(4, ge=1, le=16,
+        description="Sub-cores per SM, each with its outer-product tensor cores.")
+    otc: OuterProductUnit = Field(OuterProductUnit(),
+        description="One sub-core's outer product per cycle.")
+    warp_tile: WarpTile = Field(WarpTile(), description="The tile a SpWMMA computes.")
+    block_tile: BlockTile = Field(BlockTile(), description="The preferred thread-block tile.")
+    k_chunk: int = Field(512, ge=1,
+        description="K steps per simulated SPGEMM instruction (a multiple of warp_tile.k).")
+    accumulator: Accumulator = Field(Accumulator(), description="The per-warp accumulation buffer.")
+    spwmma_overhead: int = Field(2, ge=0,
+        description="Cycles per issued SpWMMA (popcount, bitmap AND, offsets).")
+    smem_bandwidth: float = Field(128.0, gt=0,
+        description="Shared memory to registers, bytes per cycle per SM.")
+    cuda: CudaCores = Field(CudaCores(), description="The SMs' CUDA-core lanes.")
+    vector: VectorCostTable = Field(VectorCostTable(),
+        description="Vector-cost overrides for the operators the CUDA cores run.")
+    l2: L2Config = Field(L2Config(), description="The shared L2.")
+    dram: DramConfig = Field(DramConfig(bandwidth=588.0, latency=400),
+        description="Off-chip memory (HBM2-class by default).")
+    word_bytes: int = Field(2, ge=1, le=8, description="Bytes per element (fp16: 2).")
 
     @model_validator(mode="after")
     def _tiles_fit(self) -> SparseTCConfig:
