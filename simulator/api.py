@@ -62,6 +62,31 @@ def check_supported(graph: Graph, config) -> None:
                             f"{listed}", where=graph.name)
 
 
+#: the most instructions a lowering may emit before the pipeline refuses the workload (each
+#: costs a few hundred bytes in memory); ARCHSIM_MAX_INSTRUCTIONS sets another limit
+MAX_INSTRUCTIONS = 20_000_000
+BYTES_PER_INSTRUCTION = 400
+
+
+def check_size(graph: Graph, config) -> None:
+    """Refuse, before lowering, a workload whose trace would not fit: the target estimates
+    its instructions; the error says how large and what to do instead."""
+    import os
+
+    estimate = get_target(config.kind).estimate
+    if estimate is None:
+        return
+    limit = int(os.environ.get("ARCHSIM_MAX_INSTRUCTIONS", MAX_INSTRUCTIONS))
+    count = estimate(graph, config)
+    if count > limit:
+        gib = count * BYTES_PER_INSTRUCTION / 2**30
+        raise WorkloadError(f"about {count:.3g} instructions (~{gib:,.0f} GiB in memory) to "
+                            f"simulate on this {config.kind} config, over the limit of "
+                            f"{limit:,}; make the workload smaller (shapes, batch, layers) or the "
+                            "array larger, or raise ARCHSIM_MAX_INSTRUCTIONS",
+                            where=graph.name)
+
+
 def prepare(config, workload: str | Graph, passes: list[str] | None = None,
             input_shapes: Shapes | None = None) -> Graph:
     """The graph as the target lowers it: loaded, checked against the target, and rewritten by
@@ -86,6 +111,7 @@ def compile(config, workload: str | Graph, passes: list[str] | None = None,  # n
     config's kind. What passes note about the graph travels in ``trace.meta``."""
     graph = prepare(config, workload, passes, input_shapes)
     check_supported(graph, config)   # passes may add ops (Block-Skim's predictor)
+    check_size(graph, config)
     trace = get_target(config.kind).lower(graph, config,
                                           workload if isinstance(workload, str) else graph.name)
     trace.meta = {**graph.meta, **trace.meta}

@@ -44,6 +44,8 @@ class Target:
     - ``cost_model(config)``: what a pass that tunes for this kind is handed (fusion's kernel
       costs on the npu); ``None`` if no pass tunes for it.
     - ``lowers(op_type, domain) -> bool``: which catalogue operators it runs.
+    - ``estimate(graph, config) -> instructions``: roughly how many instructions the lowering
+      will emit, so the pipeline can refuse a workload too large to simulate before it tries.
     - ``runs``: a phrase for errors, what workloads it takes ("GNN workloads ...").
     - ``extras``: the keys it adds to ``Result.extras`` (top-level keys of the JSON summary),
       each with what it means.
@@ -56,6 +58,7 @@ class Target:
     lowers: Callable[[str, str], bool]
     required_passes: Callable[[Any], list[str]] = _no_passes
     cost_model: Callable[[Any], Any] | None = None
+    estimate: Callable[[Any, Any], int] | None = None
     runs: str = "DNN workloads"
     extras: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
@@ -119,6 +122,29 @@ def op_category(op_type: str, domain: str = "") -> str | None:
         return ops.category(op_type)
     spec = ops.find(op_type, domain)
     return None if spec is None else spec.category
+
+
+def array_estimate(graph, rows: int, cols: int, dataflow: str, word_bytes: int,
+                   sram_kb: tuple[float, float, float]) -> int:
+    """Instructions a systolic-array lowering emits, roughly: a load, a GEMM and a store per
+    chunk of every fold (a fold streams T rows in chunks whose tiles fit half their SRAM:
+    ``sram_kb`` = ifmap, filter, ofmap), three per other op."""
+    from simulator.config.systolic import spatial
+    from workloads import ops
+
+    half = [max(1, int(kb * 512)) for kb in sram_kb]   # half of each SRAM, bytes
+    streamed = {"os": (half[0] // rows, half[1] // cols), "ws": (half[0] // rows,
+                half[2] // cols), "is": (half[1] // rows, half[2] // cols)}[dataflow]
+    chunk = max(1, min(streamed) // max(1, word_bytes))
+    total = 0
+    for op in graph.ops:
+        if not ops.is_matmul(op.type):
+            total += 3
+            continue
+        for g in ops.gemm_shapes(graph, op, word_bytes):
+            sr, sc, t = spatial(dataflow, g.m, g.n, g.k)
+            total += 3 * -(-sr // rows) * -(-sc // cols) * -(-t // chunk)
+    return total
 
 
 def kinds_lowering(op_type: str, domain: str = "") -> list[str]:

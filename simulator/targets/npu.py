@@ -201,7 +201,20 @@ class NpuCostModel:
         return self.config.launch_cycles + self.sync_cycles(cores)
 
 
+def estimate(graph, config: NpuConfig) -> int:
+    """The cores' folds of the enlarged (fold_group) array, plus launches and barriers."""
+    from simulator.targets import array_estimate
+
+    core = config.core
+    g = core.fold_group
+    s = core.sram
+    return array_estimate(graph, core.array.rows * g, core.array.cols * g,
+                          core.array.dataflow, config.word_bytes,
+                          (s.ifmap_kb, s.filter_kb, s.ofmap_kb)) + 2 * len(graph.ops)
+
+
 TARGET = Target(
-    kind="npu", config_model=NpuConfig, lower=lower, simulate=simulate, lowers=lowers,
+    kind="npu", estimate=estimate,
+    config_model=NpuConfig, lower=lower, simulate=simulate, lowers=lowers,
     cost_model=NpuCostModel, extras={"npu": "the kernels (layers, cores, cycles) and NoC bytes"},
     description="Cambricon-MLU-like multi-core NPU: per-core arrays, shared DRAM, ring/mesh NoC")

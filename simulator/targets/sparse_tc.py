@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from simulator.config.sparse_tc import SparseTCConfig
 from simulator.targets import Target, op_category
+from workloads import ops
 
 
 def lower(graph, config: SparseTCConfig, workload: str | None = None):
@@ -27,8 +28,22 @@ def lowers(op_type: str, domain: str = "") -> bool:
     return category is not None and category not in ("control", "gnn")
 
 
+def estimate(graph, config: SparseTCConfig) -> int:
+    """Per thread-block tile and k-chunk: an L2 fill, a shared-memory load and an SPGEMM."""
+    total = 0
+    for op in graph.ops:
+        if not ops.is_matmul(op.type):
+            total += 3
+            continue
+        for g in ops.gemm_shapes(graph, op, config.word_bytes):
+            tiles = -(-g.m // config.block_tile.m) * -(-g.n // config.block_tile.n)
+            total += 3 * tiles * -(-g.k // config.k_chunk)
+    return total
+
+
 TARGET = Target(
-    kind="sparse_tc", config_model=SparseTCConfig, lower=lower, simulate=simulate,
+    kind="sparse_tc", estimate=estimate,
+    config_model=SparseTCConfig, lower=lower, simulate=simulate,
     lowers=lowers,
     extras={"baselines": "dense tensor core (dense_tc) and 2:4 (sparse_2_4) runs of the trace: "
                          "total_cycles, speedup, bytes, per-layer cycles",

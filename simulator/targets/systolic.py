@@ -30,7 +30,17 @@ def lowers(op_type: str, domain: str = "") -> bool:
     return category is not None and category != "control"
 
 
+def estimate(graph, config: SystolicConfig) -> int:
+    from simulator.targets import array_estimate
+
+    a = config.array
+    s = config.sram
+    return array_estimate(graph, a.rows, a.cols, a.dataflow, config.word_bytes,
+                          (s.ifmap_kb, s.filter_kb, s.ofmap_kb))
+
+
 TARGET = Target(
-    kind="systolic", config_model=SystolicConfig, lower=lower, simulate=simulate, lowers=lowers,
+    kind="systolic", estimate=estimate,
+    config_model=SystolicConfig, lower=lower, simulate=simulate, lowers=lowers,
     runs="DNN workloads and, as the op-by-op baseline, GNN workloads",
     description="TPU-like systolic GEMM array, OS/WS/IS dataflows, explicit or implicit im2col")
