@@ -139,7 +139,7 @@ def bad_models(tmp_path) -> dict[str, str]:
 @pytest.mark.parametrize("argv, message", [
     (["missing"], "missing.onnx: no such ONNX file"),
     (["junk"], "junk.onnx: cannot read ONNX model"),
-    (["foo"], "foo.onnx: unsupported ONNX operator: FooOp (node 'act', opset 17)"),
+    (["foo"], "foo.onnx: unsupported ONNX operator: FooOp x1 (e.g. node 'act', opset 17)"),
     (["dyn"], "dyn.onnx: input 'x' has dynamic dim 0 (batch); pass --input-shape x=1x3x8x8"),
     (["dyn", "--input-shape", "x=2x3"], "input 'x' has rank 4, --input-shape gives 2x3"),
     (["dyn", "--input-shape", "x=2x3x9x9"], "dim 2 is fixed to 8 in the model"),

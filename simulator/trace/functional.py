@@ -74,6 +74,10 @@ class _GemmLayer:
         self.inputs = args["inputs"]
         self.shape = tuple(args["shapes"][0])
         x, w = (mem[t] for t in self.inputs[:2])
+        # The output keeps the operands' type (float32, float64, or int32 for the integer
+        # GEMMs of MatMulInteger/ConvInteger); integers accumulate exactly in int64.
+        self.dtype = np.result_type(x.dtype, w.dtype)
+        self.integer = self.dtype.kind in "iub"
         g = layer.dims.get("groups", 1)
         if self.op == "Conv":
             f, _, kh, kw = w.shape
@@ -103,8 +107,11 @@ class _GemmLayer:
             batch = np.broadcast_shapes(x.shape[:-2], w.shape[:-2])
             a = np.broadcast_to(x, batch + x.shape[-2:]).reshape(-1, *x.shape[-2:])
             b = np.broadcast_to(w, batch + w.shape[-2:]).reshape(-1, *w.shape[-2:])
+        if self.integer:
+            a, b = a.astype(np.int64), b.astype(np.int64)
         self.a, self.b = a, b
-        self.c = np.zeros((a.shape[0], a.shape[1], b.shape[2]), dtype=np.float32)
+        acc = np.int64 if self.integer else np.float64 if self.dtype == np.float64 else np.float32
+        self.c = np.zeros((a.shape[0], a.shape[1], b.shape[2]), dtype=acc)
 
     def tile(self, ins: Instruction) -> None:
         d = ins.dims
@@ -129,7 +136,7 @@ class _GemmLayer:
                 y = y + self.attrs.get("beta", 1.0) * mem[self.inputs[2]]
         else:
             y = c.reshape(self.shape)
-        return np.ascontiguousarray(y, dtype=np.float32).reshape(self.shape)
+        return np.ascontiguousarray(y).astype(self.dtype, copy=False).reshape(self.shape)
 
 
 class _Memory(dict):

@@ -13,7 +13,11 @@ prints it. One module per family::
     normalization.py  Softmax family, Batch/Layer/Instance/Lp/MVN normalization, LRN
     reduction.py      Reduce*, ArgMax, ArgMin
     shape.py          views (Reshape...) and data movement (Transpose, Concat, Gather...)
-    quantization.py   QuantizeLinear, DequantizeLinear
+    quantization.py   QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
+    integer.py        MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (int8 GEMMs)
+    resize.py         Resize, Upsample
+    control.py        If, Loop, Scan (decomposed at import: branch taken, bodies unrolled)
+    recurrent.py      LSTM, GRU, RNN (decomposed at import into per-time-step GEMMs)
     gnn.py            the GNN IR's SAGA ops (domain archsim.gnn)
 
 Only numpy, the Graph IR and :mod:`workloads.errors` are imported here (onnx lazily, inside
@@ -24,12 +28,16 @@ from __future__ import annotations
 
 from workloads.ops import (  # noqa: F401  (registration: each family adds its entries)
     constant,
+    control,
     elementwise,
     gnn,
+    integer,
     matmul,
     normalization,
     quantization,
+    recurrent,
     reduction,
+    resize,
     shape,
     window,
 )

@@ -154,13 +154,30 @@ def _where(c: Call) -> list[np.ndarray]:
     return [np.where(cond, a, b).astype(np.result_type(a, b), copy=False)]
 
 
+def cast_to(x: np.ndarray, dtype: np.dtype, saturate: bool = True) -> np.ndarray:
+    """ONNX Cast: float -> int truncates toward zero; to the float8 types (ml_dtypes) out-of-range
+    values saturate to the largest finite value when ``saturate`` (else NaN/inf)."""
+    dtype = np.dtype(dtype)
+    if saturate and "float8" in dtype.name and x.dtype.kind == "f":
+        import ml_dtypes
+
+        top = float(ml_dtypes.finfo(dtype).max)
+        x = np.clip(x.astype(np.float32), -top, top)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return x.astype(dtype)
+
+
 def _cast(c: Call) -> list[np.ndarray]:
     x = np.asarray(c.inputs[0])
     to = c.attrs.get("to")
     if to is None:
         return [x]
-    with np.errstate(invalid="ignore"):   # float -> int truncates toward zero
-        return [x.astype(np_dtype(to))]
+    return [cast_to(x, np_dtype(to), bool(c.attr("saturate", 1)))]
+
+
+def _cast_like(c: Call) -> list[np.ndarray]:
+    return [cast_to(np.asarray(c.inputs[0]), np.asarray(c.inputs[1]).dtype,
+                    bool(c.attr("saturate", 1)))]
 
 
 def _is_inf(c: Call) -> list[np.ndarray]:
@@ -263,6 +280,7 @@ NARY: dict[str, tuple[int, float, Callable[[Call], list[np.ndarray]], str]] = {
     "IsNaN": (9, 1, predicate(np.isnan), "x is NaN"),
     "IsInf": (10, 1, _is_inf, "x is +inf / -inf (detect_positive, detect_negative)"),
     "Cast": (1, 1, _cast, "convert to the element type `to`"),
+    "CastLike": (15, 1, _cast_like, "convert to the element type of the second input"),
 }
 
 BOOL_RESULT = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And",
@@ -276,6 +294,8 @@ def _dtypes(ctx: Context, node: Node) -> list[str | None]:
         return [ctx.dtype(node.inputs[1])]
     if node.op_type == "Cast":
         return [np_dtype(node.attrs["to"]).name]
+    if node.op_type == "CastLike":
+        return [ctx.dtype(node.inputs[1])]
     return []
 
 
@@ -296,6 +316,7 @@ _RULES = {
     "Cast": ImportRule(shape=broadcast_shape, dtypes=_dtypes, on_fold=narrow_weight_bits),
     "Clip": ImportRule(shape=broadcast_shape, attrs=_clip_attrs),
     "PRelu": ImportRule(shape=first_input_shape),   # the slope broadcasts to x, never back
+    "CastLike": ImportRule(shape=first_input_shape, dtypes=_dtypes),
 }
 
 

@@ -48,6 +48,13 @@ class Context:
     def __init__(self, graph: Graph, inferred: dict[str, tuple[Shape | None, str | None]]) -> None:
         self.graph = graph
         self.inferred = inferred
+        #: The frontend's subgraph decoder, for control flow: ``inline(body, prefix)`` -> (its
+        #: nodes named ``prefix`` + name, its initializers); the caller renames the tensors.
+        self.inline: Callable[[Any, str], tuple[list[Node], list[tuple[str, np.ndarray]]]] | \
+            None = None
+        #: Enclosing subgraphs' renamed tensors (original name -> graph name) while a
+        #: subgraph is inlined; names it captures from outer scopes resolve through it.
+        self.renames: dict[str, str] = {}
 
     def shape(self, name: str) -> Shape:
         return self.graph.tensors[name].shape
@@ -217,3 +224,141 @@ def first_input_shape(ctx: Context, node: Node) -> list[Shape]:
     """Every output has the first input's shape."""
     x = ctx.shape(node.inputs[0])
     return [x] * len(node.outputs)
+
+
+# ---- decoding ONNX nodes (the frontend's and control flow's) --------------------------------
+
+def node_attrs(proto: Any, opset: int) -> dict[str, Any]:
+    """A NodeProto's attributes as plain Python values, with the operator schema's defaults
+    filled in (subgraphs stay GraphProtos)."""
+    from onnx import defs, helper
+
+    attrs = {}
+    try:
+        schema = defs.get_schema(proto.op_type, opset, proto.domain)
+        for key, spec in schema.attributes.items():
+            if spec.default_value.type:
+                attrs[key] = plain(helper.get_attribute_value(spec.default_value))
+    except defs.SchemaError:
+        pass
+    for attr in proto.attribute:
+        attrs[attr.name] = plain(helper.get_attribute_value(attr))
+    return attrs
+
+
+def plain(value: Any) -> Any:
+    from onnx import TensorProto, numpy_helper
+
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, TensorProto):
+        return numpy_helper.to_array(value)
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+# ---- ops built by import rules (control flow, recurrences, integer ops) ---------------------
+
+#: Opset of the nodes a decomposition emits: operands in their input forms (Reshape's shape,
+#: Unsqueeze's axes, Split's split, Slice's starts/ends are inputs).
+BUILD_OPSET = 17
+
+
+class Builder:
+    """Emits catalogue nodes into the graph on behalf of one node that an import rule
+    decomposes (an If's branch, an unrolled Loop, an LSTM's time steps...). Every node goes
+    through its operator's entry, so constants fold and shapes follow the shape rules; names
+    are the decomposed node's name + ``/`` + a counter, so errors point at it."""
+
+    def __init__(self, ctx: Context, node: Node) -> None:
+        self.ctx = ctx
+        self.node = node
+        self.count = 0
+
+    def fresh(self, hint: str) -> str:
+        while True:
+            self.count += 1
+            name = f"{self.node.name}/{hint}{self.count}"
+            if name not in self.ctx.graph.tensors:
+                return name
+
+    def const(self, value: Any, hint: str = "c", dtype: Any = None) -> str:
+        name = self.fresh(hint)
+        self.ctx.add_const(name, np.asarray(value, dtype=dtype))
+        return name
+
+    def op(self, op_type: str, inputs: Sequence[str], attrs: dict[str, Any] | None = None,
+           n_out: int = 1, outputs: Sequence[str] | None = None) -> list[str]:
+        """Import one node; returns its output names."""
+        from workloads.ops.catalogue import get
+
+        outs = list(outputs) if outputs is not None else \
+            [self.fresh(op_type.lower()) for _ in range(n_out)]
+        node = Node(self.fresh(op_type), op_type, list(inputs), outs, dict(attrs or {}),
+                    BUILD_OPSET)
+        get(op_type).import_node(self.ctx, node)
+        return outs
+
+    def one(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
+        return self.op(op_type, inputs, attrs)[0]
+
+    def bind(self, name: str, source: str) -> None:
+        """Make the decomposed node's output ``name`` the value of ``source`` (a free view)."""
+        self.op("Identity", [source], outputs=[name])
+
+    def shape(self, name: str) -> Shape:
+        return self.ctx.shape(name)
+
+
+def dependencies(ctx: Context, name: str) -> list[str]:
+    """The graph inputs (without pinned values) a tensor's value depends on."""
+    producers = ctx.graph.producers()
+    seen, stack, found = set(), [name], []
+    while stack:
+        t = stack.pop()
+        if t in seen or not t:
+            continue
+        seen.add(t)
+        if t in ctx.graph.inputs and ctx.const(t) is None:
+            found.append(t)
+        op = producers.get(t)
+        if op is not None:
+            stack.extend(op.inputs)
+    return sorted(found)
+
+
+def inline_body(ctx: Context, node: Node, body: Any, bindings: dict[str, str],
+                prefix: str) -> list[str]:
+    """Import a subgraph (If branch, Loop/Scan body) in place: its inputs bound to
+    ``bindings`` (body input name -> tensor), its tensors renamed with ``prefix``, names it
+    captures from enclosing scopes resolved through them. Returns its outputs' new names."""
+    if ctx.inline is None:
+        raise WorkloadError("subgraphs can only be imported from an ONNX model", where=node.where)
+    nodes, inits = ctx.inline(body, prefix)
+    outer = ctx.renames
+    mapping = {**outer, **bindings}
+    for name, value in inits:
+        mapping[name] = f"{prefix}{name}"
+        ctx.add_const(mapping[name], value)
+    from workloads.ops.catalogue import get
+
+    ctx.renames = mapping
+    try:
+        for sub in nodes:
+            sub.inputs = [mapping.get(i, i) if i else "" for i in sub.inputs]
+            renamed = []
+            for o in sub.outputs:
+                if o:
+                    mapping[o] = f"{prefix}{o}"
+                renamed.append(mapping[o] if o else "")
+            sub.outputs = renamed
+            try:
+                get(sub.op_type).import_node(ctx, sub)
+            except WorkloadError as err:
+                if err.where:
+                    raise
+                raise WorkloadError(err.what, where=sub.where) from None
+    finally:
+        ctx.renames = outer
+    return [mapping.get(o.name, o.name) for o in body.output]

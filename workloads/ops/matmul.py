@@ -130,6 +130,29 @@ def _matmul_rule(ctx: Context, node: Node) -> list[Shape]:
 register(OpSpec("Gemm", "", 1, None, "matmul", "alpha * A' B' + beta * C (transA, transB)",
                 importer=ImportRule(fold=False, shape=_gemm_rule, exact=True),
                 semantics=_gemm, gemm=True))
+_MATMUL = ImportRule(fold=False, shape=_matmul_rule, exact=True)
+
+
+def _import_matmul(ctx: Context, node: Node, spec: OpSpec) -> None:
+    """A 1-D operand is promoted to a matrix (a row for A, a column for B) around a MatMul of
+    matrices, and the product reshaped back (numpy's rule): every lowering sees rank >= 2."""
+    a, b = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    if len(a) >= 2 and len(b) >= 2:
+        _MATMUL(ctx, node, spec)
+        return
+    from workloads.ops.importing import Builder
+
+    bld = Builder(ctx, node)
+    x, w = node.inputs[0], node.inputs[1]
+    if len(a) == 1:
+        x = bld.one("Unsqueeze", [x, bld.const(np.array([0], np.int64))])
+    if len(b) == 1:
+        w = bld.one("Unsqueeze", [w, bld.const(np.array([1], np.int64))])
+    y = bld.one("MatMul", [x, w])
+    shape = bld.const(np.array(matmul_shape(a, b), np.int64))
+    bld.op("Reshape", [y, shape], outputs=[node.outputs[0]])
+
+
 register(OpSpec("MatMul", "", 1, None, "matmul", "numpy matmul (batched, broadcast)",
-                importer=ImportRule(fold=False, shape=_matmul_rule, exact=True),
+                importer=ImportRule(custom=_import_matmul),
                 semantics=_matmul, gemm=True))

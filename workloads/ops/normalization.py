@@ -110,7 +110,8 @@ def _lp_norm(c: Call) -> list[np.ndarray]:
     axis, p = c.attr("axis", -1), c.attr("p", 2)
     norm = np.abs(xf).sum(axis=axis, keepdims=True) if p == 1 else \
         np.sqrt((xf ** 2).sum(axis=axis, keepdims=True))
-    return [(xf / norm).astype(x.dtype)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [np.where(norm == 0, 0, xf / norm).astype(x.dtype)]
 
 
 def _mvn(c: Call) -> list[np.ndarray]:

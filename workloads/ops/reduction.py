@@ -11,7 +11,30 @@ from workloads.ops.catalogue import Call, OpSpec, VectorCost, register
 from workloads.ops.importing import ImportRule
 
 
+def _extreme(x: np.ndarray, high: bool):
+    """The identity of max (lowest value of the type) or min (highest): an empty set's result."""
+    if x.dtype == bool:
+        return not high
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        return info.min if high else info.max
+    return -np.inf if high else np.inf
+
+
+def _max(x: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    return np.max(x, axis=axis, keepdims=keepdims, initial=_extreme(x, True)) if x.size == 0 \
+        else np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min(x: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    return np.min(x, axis=axis, keepdims=keepdims, initial=_extreme(x, False)) if x.size == 0 \
+        else np.min(x, axis=axis, keepdims=keepdims)
+
+
 def _log_sum_exp(x: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    if x.size == 0:
+        out = np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
+        return out if keepdims else np.squeeze(out, axis=axis)
     top = np.max(x, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0)
     out = np.log(np.exp(x - top).sum(axis=axis, keepdims=True)) + top
@@ -23,9 +46,9 @@ REDUCERS: dict[str, tuple[int, Callable[..., np.ndarray], float, str]] = {
                   "sum"),
     "ReduceMean": (1, lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), 1,
                    "mean"),
-    "ReduceMax": (1, lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), 1,
+    "ReduceMax": (1, _max, 1,
                   "maximum"),
-    "ReduceMin": (1, lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), 1,
+    "ReduceMin": (1, _min, 1,
                   "minimum"),
     "ReduceProd": (1, lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), 1,
                    "product"),

@@ -65,8 +65,9 @@ def _dropout(c: Call) -> list[np.ndarray]:
     ratio = float(c.attr("ratio", 0.5) if ratio is None else np.asarray(ratio).reshape(()))
     if training is None or not bool(np.asarray(training).reshape(())) or ratio == 0:
         return [x, np.ones(x.shape, bool)]
-    rng = np.random.default_rng(c.attr("seed", 0))
-    mask = rng.random(x.shape) >= ratio
+    # ONNX's reference implementation draws the mask with numpy's legacy generator seeded by
+    # ``seed`` (onnxruntime draws its own): archsim reproduces the reference's draw.
+    mask = np.random.RandomState(int(c.attr("seed", 0))).uniform(0, 1, x.shape) >= ratio
     return [(x * mask / (1 - ratio)).astype(x.dtype), mask]
 
 
@@ -213,7 +214,11 @@ def _space_to_depth(c: Call) -> list[np.ndarray]:
     x = np.asarray(c.inputs[0])
     bs = int(c.attrs["blocksize"])
     n, ch, h, w = x.shape
-    y = x.reshape(n, ch, h // bs, bs, w // bs, bs).transpose(0, 3, 5, 1, 2, 4)
+    y = x.reshape(n, ch, h // bs, bs, w // bs, bs)
+    if c.attr("mode", "DCR") == "CRD":
+        y = y.transpose(0, 1, 3, 5, 2, 4)
+    else:
+        y = y.transpose(0, 3, 5, 1, 2, 4)
     return [y.reshape(n, ch * bs * bs, h // bs, w // bs)]
 
 

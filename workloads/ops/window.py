@@ -152,8 +152,12 @@ def _conv_transpose(c: Call) -> list[np.ndarray]:
         where = tuple(slice(t * dd, t * dd + ss * (size - 1) + 1, ss) for t, dd, ss, size in
                       zip(tap, d, s, x.shape[2:], strict=True))
         buf[(slice(None), slice(None), slice(None), *where)] += part
+    # A negative pad (output_shape beyond the full output) extends the output with zeros.
+    grow = [(max(0, -pads[j]), max(0, -pads[j + n])) for j in range(n)]
+    if any(a or b for a, b in grow):
+        buf = np.pad(buf, [(0, 0)] * 3 + grow)
     y = buf[(slice(None), slice(None), slice(None),
-             *(slice(pads[j], pads[j] + sizes[j]) for j in range(n)))]
+             *(slice(pads[j] + grow[j][0], pads[j] + grow[j][0] + sizes[j]) for j in range(n)))]
     y = y.reshape(batch, group * m, *sizes)
     bias = c.input(2)
     if bias is not None:
