@@ -1,16 +1,10 @@
-"""Files as the error contract wants them: a user's text file (config, spec, topology, edge
-list, trace) that is not UTF-8 is named with the line of its first bad byte (no
-``UnicodeDecodeError`` traceback); outputs are written atomically with the umask's mode, and
-their paths can be checked before any work starts."""
+"""Reading a user's text file (config, spec, topology, edge list) as the error contract wants:
+one that is not UTF-8 is named with the line of its first bad byte (no ``UnicodeDecodeError``
+traceback), a folder given as a file says so."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 from workloads.errors import ArchsimError
 
@@ -37,57 +31,3 @@ def read_text(path: str | Path, what: str, error: type[ArchsimError]) -> str:
         raise error(f"cannot read {what}: {err.strerror}", where=str(path)) from None
     return decode(raw, path, error)
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO]:
-    """Write ``path`` through a temporary file beside it, renamed into place only when the
-    ``with`` block succeeds: a reader never sees half a file, a failure (or Ctrl-C) leaves no
-    temporary file behind, and the file gets the mode the umask gives new files (0644 under
-    022), not the 0600 of a temporary file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
-            yield fh
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write(path: str | Path, data: str | bytes) -> None:
-    """:func:`atomic_writer` for a whole text or bytes payload."""
-    with atomic_writer(path, binary=isinstance(data, bytes)) as fh:
-        fh.write(data)
-
-
-def check_output(path: str | Path, what: str, error: type[ArchsimError],
-                 directory: bool = False) -> None:
-    """Before any work: can ``path`` be written as a file (or, with ``directory``, used as a
-    folder of outputs)? An existing directory where a file is wanted (or the reverse), a parent
-    that is a file, or a folder without write permission is ``error`` naming the path."""
-    path = Path(path)
-    if directory:
-        if path.exists() and not path.is_dir():
-            raise error(f"{what} must be a folder; a file of that name exists", where=str(path))
-        target = path
-    else:
-        if path.is_dir():
-            raise error(f"{what} is a folder; give a file name", where=str(path))
-        target = path.parent
-    probe = target
-    while not probe.exists():   # the nearest existing ancestor is where folders get made
-        probe = probe.parent
-    if not probe.is_dir():
-        raise error(f"cannot write {what}: {probe} is a file, not a folder", where=str(path))
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise error(f"cannot write {what}: no permission to write in {probe}",
-                    where=str(path))

@@ -7,8 +7,8 @@ import io
 import json
 from pathlib import Path
 
+from simulator.files import atomic_write
 from simulator.result import BYTE_KEYS, ENERGY_KEYS, Result
-from workloads.files import atomic_write
 
 __all__ = ["LAYER_COLUMNS", "atomic_write", "layers_csv", "summary_json", "write_outputs"]
 

@@ -135,8 +135,8 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, workers: int | None
 
 def _write_parquet(csv_path: Path) -> None:
     """results.parquet beside results.csv, when pandas and pyarrow are installed."""
+    from simulator.files import atomic_write
     from simulator.sweep.frame import PARQUET_NAME, parquet_bytes
-    from workloads.files import atomic_write
 
     data = parquet_bytes(csv_path.read_text())
     if data is not None:
@@ -165,7 +165,7 @@ def _mp_context() -> Any:
         return mp.get_context("fork")
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["simulator.sweep.worker", "simulator.api"])
+        ctx.set_forkserver_preload(["simulator.sweep.worker", "simulator.pipeline"])
         return ctx
     return mp.get_context("spawn")
 

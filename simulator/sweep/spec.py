@@ -26,9 +26,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.api import config_model, kinds
 from simulator.config.base import read_yaml, set_dotted, validation_error
 from simulator.errors import ArchsimError
+from simulator.pipeline import config_model, kinds
 from simulator.sweep.constraints import Constraint, ConstraintSyntaxError, UnknownName
 
 SPEC_KEYS = ("base", "set", "workloads", "passes", "grid", "zip", "random", "constraints")

@@ -35,8 +35,8 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
 def _metrics(task: dict[str, Any]) -> dict[str, Any]:
     """The simulation proper. Its own frame, so the trace and result (10^5 objects on a big
     point) are freed before the point's wall time is taken, and count as the point's time."""
-    from simulator import api
-    from simulator.api import config_from_dict
+    from simulator import pipeline as api
+    from simulator.pipeline import config_from_dict
 
     data = task["config"]
     data = json.loads(data) if isinstance(data, str) else data

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import TraceError
-from workloads.files import atomic_writer
+from simulator.files import atomic_writer
 
 FORMAT_NAME = "archsim-trace"
 FORMAT_VERSION = 1
