@@ -14,7 +14,8 @@ from simulator.passes import copy_graph, register
 from workloads.graph import Graph, conv_needs_im2col
 
 
-@register("im2col", options=("explicit", "implicit"), default="implicit")
+@register("im2col", options=("explicit", "implicit"), default="implicit", kinds=("systolic",),
+          elsewhere="warn")
 def im2col_pass(graph: Graph, mode: str | None) -> Graph:
     """Lower convolutions by explicit or implicit (channel-first) im2col."""
     out = copy_graph(graph)
