@@ -15,7 +15,8 @@ from workloads.zoo import ZOO, load_zoo
 Shapes = dict[str, tuple[int, ...]]
 
 
-def load_workload(spec: str, input_shapes: Shapes | None = None) -> Graph:
+def load_workload(spec: str, input_shapes: Shapes | None = None,
+                  input_values: dict[str, Any] | None = None) -> Graph:
     """``gemm:...``/``conv:...`` built-ins, a zoo model, an ONNX file, or a SCALE-Sim topology.
 
     - ``resnet18``, ``alexnet``, ... (or ``zoo:resnet18``): the layer-list zoo (workloads.zoo);
@@ -27,13 +28,15 @@ def load_workload(spec: str, input_shapes: Shapes | None = None) -> Graph:
     - ``FILE.csv`` reads SCALE-Sim conv or GEMM rows by their width (``FILE.csv:gemm``/``:conv``
       forces it).
     """
-    return load_workload_and_model(spec, input_shapes)[0]
+    return load_workload_and_model(spec, input_shapes, input_values=input_values)[0]
 
 
-def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
+def load_workload_and_model(spec: str, input_shapes: Shapes | None = None, *,
+                            input_values: dict[str, Any] | None = None
                             ) -> tuple[Graph, Any | None]:
     """The Graph and, for ONNX workloads (a file or the ONNX zoo), the ``onnx.ModelProto`` it was
-    imported from (the reference a functional check runs in onnxruntime); ``None`` otherwise."""
+    imported from (the reference a functional check runs in onnxruntime); ``None`` otherwise.
+    ``input_values`` pins ONNX inputs to values (``--input-value``)."""
     kind, _, rest = spec.partition(":")
     if kind == "llm":  # decoder-only LLM inference steps (workloads/llm, docs/llm.md)
         from workloads.llm import load_llm
@@ -45,21 +48,25 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None
         from workloads.onnx_zoo import onnx_zoo_model
 
         model = onnx_zoo_model(spec)
-        return load_onnx(model, input_shapes, name=spec.removeprefix("zoo:")), model
+        return load_onnx(model, input_shapes, name=spec.removeprefix("zoo:"),
+                         input_values=input_values), model
     if spec in PACKAGED:
         from workloads.onnx_frontend import load_onnx, read_model
         from workloads.onnx_packaged import packaged_model_path
 
         model, _ = read_model(str(packaged_model_path(spec)))
-        return load_onnx(model, input_shapes, name=spec, where=spec), model
+        return load_onnx(model, input_shapes, name=spec, where=spec,
+                         input_values=input_values), model
     if Path(spec).suffix.lower() == ".onnx":
         from workloads.onnx_frontend import load_onnx, read_model
 
         model, _ = read_model(spec)
-        return load_onnx(model, input_shapes, name=Path(spec).stem, where=spec), model
-    if input_shapes:
-        raise WorkloadError("--input-shape applies to ONNX models only (FILE.onnx or an ONNX "
-                            f"zoo model: {', '.join(f'zoo:{n}' for n in ONNX_ZOO)})", where=spec)
+        return load_onnx(model, input_shapes, name=Path(spec).stem, where=spec,
+                         input_values=input_values), model
+    if input_shapes or input_values:
+        raise WorkloadError("--input-shape and --input-value apply to ONNX models only "
+                            "(FILE.onnx or an ONNX zoo model: "
+                            f"{', '.join(f'zoo:{n}' for n in ONNX_ZOO)})", where=spec)
     if kind == "gnn":
         from workloads.gnn import load_gnn_workload
 

@@ -51,6 +51,50 @@ def add_input_shape_flag(p: argparse.ArgumentParser) -> None:
                         "e.g. --input-shape input=1x3x224x224")
 
 
+def add_input_value_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-value", metavar="NAME=VALUE", action="append", dest="input_values",
+                   help="pin an ONNX model input to a value (repeatable): a number or a small "
+                        "literal tensor such as [1,2,3] or [[0,1],[1,0]]; for inputs that steer "
+                        "control flow (an If's condition) or carry shapes, e.g. "
+                        "--input-value sr=16000")
+
+
+def add_input_flags(p: argparse.ArgumentParser) -> None:
+    """``--input-shape`` and ``--input-value``: what an ONNX model's inputs are pinned to."""
+    add_input_shape_flag(p)
+    add_input_value_flag(p)
+
+
+def parse_input_values(items: list[str] | None) -> dict | None:
+    if not items:
+        return None
+    from workloads.onnx_frontend import parse_input_values
+
+    return parse_input_values(items)
+
+
+def load_inputs(args, spec: str | None = None):
+    """The workload ``spec`` (default ``args.workload``) as a Graph with the command's
+    ``--input-shape``/``--input-value`` pins, and its ONNX model (None for other workloads)."""
+    from workloads.loader import load_workload_and_model
+
+    return load_workload_and_model(spec or args.workload,
+                                   parse_input_shapes(getattr(args, "input_shapes", None)),
+                                   input_values=parse_input_values(
+                                       getattr(args, "input_values", None)))
+
+
+def print_warnings(caught) -> None:
+    """Warnings the library raised while a command ran (a pass that does not apply to the
+    config's target...), one line each on stderr."""
+    seen = set()
+    for w in caught:
+        text = str(w.message)
+        if text not in seen:
+            seen.add(text)
+            print(f"warning: {text}", file=sys.stderr)
+
+
 def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] | None:
     if not items:
         return None

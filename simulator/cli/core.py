@@ -4,19 +4,21 @@ cycles."""
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 
 from simulator.cli.common import (
     Progress,
     add_density_flag,
-    add_input_shape_flag,
+    add_input_flags,
     add_output_flags,
     add_pass_flag,
     add_set_flag,
-    parse_input_shapes,
+    load_inputs,
     parse_overrides,
     pass_specs,
     present,
+    print_warnings,
 )
 
 
@@ -31,7 +33,7 @@ def add_parsers(sub) -> dict[str, Callable]:
     p.add_argument("workload")
     add_set_flag(p)
     add_pass_flag(p)
-    add_input_shape_flag(p)
+    add_input_flags(p)
     add_density_flag(p)
     add_output_flags(p)
     p.add_argument("--functional", action="store_true",
@@ -51,7 +53,7 @@ def add_parsers(sub) -> dict[str, Callable]:
                    help="trace file to write (JSON Lines)")
     add_set_flag(p)
     add_pass_flag(p)
-    add_input_shape_flag(p)
+    add_input_flags(p)
     add_density_flag(p)
 
     p = sub.add_parser("replay", help="simulate a saved trace",
@@ -64,13 +66,28 @@ def add_parsers(sub) -> dict[str, Callable]:
     return {"run": cmd_run, "validate": cmd_validate, "lower": cmd_lower, "replay": cmd_replay}
 
 
+def compile_with_warnings(config, graph, passes: list[str]):
+    """``api.compile``, printing on stderr the warnings the passes raise (a pass that does not
+    apply to the config's target is skipped with one)."""
+    from simulator import api
+    from simulator.passes import PassWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PassWarning)
+        result = api.compile(config, graph, passes)
+    print_warnings([w for w in caught if issubclass(w.category, PassWarning)])
+    for w in caught:   # anything else keeps its usual route
+        if not issubclass(w.category, PassWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
+
+
 def cmd_run(args) -> int:
     from simulator import api
-    from workloads.loader import load_workload_and_model
 
     config = api.load_config(args.config, parse_overrides(args.overrides))
-    graph, model = load_workload_and_model(args.workload, parse_input_shapes(args.input_shapes))
-    lowered, trace = api.compile(config, graph, pass_specs(args))
+    graph, model = load_inputs(args)
+    lowered, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload
     with Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
@@ -124,8 +141,8 @@ def cmd_lower(args) -> int:
     from simulator.trace import write_trace
 
     config = api.load_config(args.config, parse_overrides(args.overrides))
-    trace = api.lower(config, args.workload, pass_specs(args),
-                      parse_input_shapes(args.input_shapes))
+    graph, _ = load_inputs(args)
+    _, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload
     write_trace(trace, args.output)
     print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "

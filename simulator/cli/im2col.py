@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from simulator.cli.common import (
-    add_input_shape_flag,
+    add_input_flags,
     add_set_flag,
+    load_inputs,
     make_console,
-    parse_input_shapes,
     parse_overrides,
+    print_warnings,
 )
 
 
@@ -21,18 +22,26 @@ def add_parsers(sub) -> dict[str, Callable]:
     p.add_argument("config")
     p.add_argument("workload")
     add_set_flag(p)
-    add_input_shape_flag(p)
+    add_input_flags(p)
     p.add_argument("--json", action="store_true", help="print the rows and totals as JSON")
 
     return {"im2col": cmd_im2col}
 
 
 def cmd_im2col(args) -> int:
+    import warnings
+
     from simulator.api import load_config
+    from simulator.passes import PassWarning
     from simulator.scenarios.im2col_study import compare_im2col
 
     config = load_config(args.config, parse_overrides(args.overrides))
-    study = compare_im2col(config, args.workload, parse_input_shapes(args.input_shapes))
+    graph, _ = load_inputs(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PassWarning)
+        study = compare_im2col(config, graph)
+    print_warnings([w for w in caught if issubclass(w.category, PassWarning)])
+    study.workload = args.workload
     totals = {"explicit_cycles": study.explicit.total_cycles,
               "implicit_cycles": study.implicit.total_cycles,
               "explicit_dram_bytes": sum(study.explicit.bytes[k] for k in ("dram_read",

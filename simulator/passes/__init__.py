@@ -7,11 +7,18 @@ A pass never mutates its input graph: it returns a new one (ops and attrs copied
 A pass that tunes for the hardware declares what it needs: the config (``needs_config``) or
 the target's cost model (``needs_cost_model``, e.g. fusion's kernel costs on the npu). The
 pipeline (``simulator.api``) hands them over; a pass imports no lowering or hardware module.
+
+A pass may declare the hardware ``kinds`` it applies to. On another kind it is an error
+(``elsewhere="error"``: the pass would be meaningless there), or, for a pass that is a harmless
+no-op elsewhere (``elsewhere="warn"``, e.g. ``im2col`` on targets that always read convolutions
+in place), it is skipped with a :class:`PassWarning` (Python ``warnings``; the CLI prints it on
+stderr), never silently.
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +31,10 @@ class PassError(ArchsimError):
     """A pass named or configured wrongly on the command line."""
 
 
+class PassWarning(UserWarning):
+    """A pass that does not apply to the config's target was skipped."""
+
+
 @dataclass(frozen=True)
 class Pass:
     name: str
@@ -34,6 +45,7 @@ class Pass:
     needs_config: bool = False      # run(graph, option, config); config may be None
     needs_cost_model: bool = False  # run(graph, option, cost_model)
     kinds: tuple[str, ...] = ()     # the hardware kinds it applies to (empty: every kind)
+    elsewhere: str = "error"        # on other kinds: "error", or "warn" (skipped, a warning)
 
 
 PASSES: dict[str, Pass] = {}
@@ -41,10 +53,13 @@ PASSES: dict[str, Pass] = {}
 
 def register(name: str, options: tuple[str, ...] = (), default: str | None = None,
              needs_config: bool = False, needs_cost_model: bool = False,
-             kinds: tuple[str, ...] = ()):
+             kinds: tuple[str, ...] = (), elsewhere: str = "error"):
+    if elsewhere not in ("error", "warn"):
+        raise ValueError(f"pass {name}: elsewhere must be 'error' or 'warn'")
+
     def wrap(fn: Callable[..., Graph]):
         PASSES[name] = Pass(name, fn, options, default, (fn.__doc__ or "").strip().split("\n")[0],
-                            needs_config, needs_cost_model, tuple(kinds))
+                            needs_config, needs_cost_model, tuple(kinds), elsewhere)
         return fn
     return wrap
 
@@ -80,12 +95,20 @@ def apply_passes(graph: Graph, specs: list[str] | None, config=None,
     ``config`` is the hardware config and ``cost_model(config)`` builds the target's cost
     model (once, if a pass needs it): what passes that tune for the hardware are handed."""
     parsed = [parse_pass(spec) for spec in specs or []]
+    skipped = set()
     for p, _ in parsed:
         if p.kinds and config is not None and config.kind not in p.kinds:
-            raise PassError(f"pass {p.name} applies to kind {' or '.join(p.kinds)} only; the "
-                            f"config is kind {config.kind!r}", where=f"--pass {p.name}")
+            said = f"pass {p.name} applies to kind {' or '.join(p.kinds)} only; the config is " \
+                f"kind {config.kind!r}"
+            if p.elsewhere == "error":
+                raise PassError(said, where=f"--pass {p.name}")
+            warnings.warn(PassWarning(f"--pass {p.name}: {said}, so it changes nothing and was "
+                                      "skipped"), stacklevel=2)
+            skipped.add(p.name)
     model = None
     for p, value in parsed:
+        if p.name in skipped:
+            continue
         if p.needs_cost_model:
             if config is None:
                 raise PassError(f"pass {p.name} tunes for a hardware config; none was given")
