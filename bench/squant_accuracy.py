@@ -1,4 +1,6 @@
-"""Top-1 accuracy of a small CNN on scikit-learn's digits: fp32 vs RTN vs SQuant, weight-only.
+"""SQuant accuracy on trained models and real data: fp32 vs RTN vs SQuant, weight-only.
+
+**Digits CNN** (default):
 
 Trains (numpy, Adam, a few seconds) conv3x3(1->16) - ReLU - conv3x3/2(16->32) - ReLU -
 conv3x3/2(32->32) - ReLU - Flatten - Gemm(512->10) on 8x8 digits (70/30 split, stratified),
@@ -6,21 +8,40 @@ exports it to ONNX, quantizes every weight with ``quantize_model`` at W8/W6/W4/W
 modes rtn / squant-k / squant-c / squant, and runs each model in onnxruntime on the test split.
 Several training seeds are averaged because one 540-image test split is noisy at low bits.
 
-Needs scikit-learn (``pip install -e '.[accuracy]'``); not part of the test suite.
-Usage: ``python bench/squant_accuracy.py [--seeds 5] [--epochs 40] [--markdown]``
+**MiniLM sentence embeddings on the Lee corpus** (``--minilm``): the real trained
+paraphrase-MiniLM-L3-v2 (fp32, the ``minilm`` extra) with every Gemm/MatMul weight (the
+``quantize_model`` set: 18 tensors; the embedding tables and LayerNorm stay fp32) replaced by
+``squant(values, bits, mode, axis).w_hat``; the 50 evaluation documents of the Lee corpus
+embedded (mean pooling), and Pearson / Spearman of the 1,225 pairwise cosine similarities
+against the human ratings. Nothing is trained, so nothing can overlap the evaluation data.
+
+Reproducible to the digit: BLAS and onnxruntime run single-threaded (set below, before numpy
+loads), every seed is fixed, and the versions used are printed with the table. Needs
+scikit-learn (``pip install -e '.[accuracy]'``); not part of the test suite.
+Usage: ``python bench/squant_accuracy.py [--seeds 5] [--epochs 40] [--markdown]``,
+``python bench/squant_accuracy.py --minilm [--lee DIR] [--markdown]``
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+import os
 
-import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"          # one BLAS thread: the same sums in the same order every run
 
-from simulator.passes.squant_onnx import quantize_model
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from simulator.passes.squant_onnx import quantize_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = [(1, 16, 1), (16, 32, 2), (32, 32, 2)]  # (in, out, stride), 3x3, pad 1
 BITS = [8, 6, 4, 3, 2]
@@ -140,8 +161,83 @@ def to_onnx(net: Net) -> onnx.ModelProto:
 def top1(model: onnx.ModelProto, x: np.ndarray, y: np.ndarray) -> float:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    sess = ort.InferenceSession(model.SerializeToString(), options)
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
     return float((sess.run(None, {"input": x})[0].argmax(1) == y).mean() * 100)
+
+
+def versions() -> str:
+    import sklearn
+
+    return (f"python {platform.python_version()}, numpy {np.__version__}, onnxruntime "
+            f"{ort.__version__}, onnx {onnx.__version__}, scikit-learn {sklearn.__version__}; "
+            "one BLAS and one onnxruntime thread")
+
+
+def print_table(head: list[str], rows: list[list[str]], markdown: bool) -> None:
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        print("  ".join(f"{h:>15}" for h in head))
+        for r in rows:
+            print("  ".join(f"{c:>15}" for c in r))
+
+
+MINILM_BITS = [8, 6, 4, 3]
+MINILM_MODES = ["rtn", "squant"]
+
+
+def minilm(lee: Path, markdown: bool) -> int:
+    """Lee-corpus correlations of MiniLM-L3 with SQuant / RTN weights (see the module doc)."""
+    from simulator.passes.squant import squant
+    from simulator.passes.squant_onnx import weight_axes
+    from simulator.scenarios.sentence_eval import (
+        Encoder,
+        correlations,
+        pair_similarities,
+        tokenize,
+    )
+    from workloads.onnx_packaged import packaged_model_path
+    from workloads.wordpiece import read_documents, read_similarities
+
+    model = onnx.load(str(packaged_model_path("minilm-l3")))
+    docs = tokenize(read_documents(lee / "lee.cor"))
+    human = read_similarities(lee / "similarities0-1.txt", len(docs))
+    axes = weight_axes(model)
+
+    def score(m) -> tuple[float, float]:
+        enc = Encoder(m)
+        return correlations(pair_similarities(np.array([enc.embed(d) for d in docs])), human)
+
+    fp = score(model)
+    cells: dict[tuple, tuple[float, float]] = {}
+    for bits in MINILM_BITS:
+        for mode in MINILM_MODES:
+            q = onnx.ModelProto()
+            q.CopyFrom(model)
+            for init in q.graph.initializer:
+                if init.name in axes:
+                    w = numpy_helper.to_array(init)
+                    w_hat = squant(w, bits, mode, axes[init.name]).w_hat.astype(np.float32)
+                    init.CopyFrom(numpy_helper.from_array(w_hat, init.name))
+            cells[(bits, mode)] = score(q)
+            print(f"W{bits} {mode}: Pearson {cells[(bits, mode)][0]:.4f}, Spearman "
+                  f"{cells[(bits, mode)][1]:.4f}", file=sys.stderr)
+    head = ["weights", *(f"{m} Spearman" for m in MINILM_MODES),
+            *(f"{m} Pearson" for m in MINILM_MODES)]
+    rows = [["fp32", *[f"{fp[1]:.4f}"] * len(MINILM_MODES), *[f"{fp[0]:.4f}"] * len(MINILM_MODES)]]
+    rows += [[f"W{b}", *(f"{cells[(b, m)][1]:.4f}" for m in MINILM_MODES),
+              *(f"{cells[(b, m)][0]:.4f}" for m in MINILM_MODES)] for b in MINILM_BITS]
+    print_table(head, rows, markdown)
+    print(f"paraphrase-MiniLM-L3-v2, {len(axes)} weight tensors quantized per output channel; "
+          f"Lee corpus, {len(docs)} documents, {len(human)} pairs; {versions()}",
+          file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--minilm", action="store_true",
+                        help="MiniLM-L3 on the Lee corpus instead of the digits CNN")
+    parser.add_argument("--lee", type=Path, default=ROOT / "tests" / "data" / "lee",
+                        help="folder with lee.cor and similarities0-1.txt")
     args = parser.parse_args(argv)
+    if args.minilm:
+        return minilm(args.lee, args.markdown)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -171,16 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     head = ["weights", "fp32", *MODES]
     rows = [[f"W{b}", f"{fp:.2f}", *(f"{np.mean(acc[(b, m)]):.2f} ± {np.std(acc[(b, m)]):.2f}"
                                       for m in MODES)] for b in BITS]
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for r in rows:
-            print("| " + " | ".join(r) + " |")
-    else:
-        print("  ".join(f"{h:>15}" for h in head))
-        for r in rows:
-            print("  ".join(f"{c:>15}" for c in r))
-    print(f"{args.seeds} seeds, {len(y_te)} test images; top-1 % mean ± std", file=sys.stderr)
+    print_table(head, rows, args.markdown)
+    print(f"{args.seeds} seeds (0..{args.seeds - 1}), {args.epochs} epochs, {len(y_te)} test "
+          f"images; top-1 % mean ± std; {versions()}", file=sys.stderr)
     return 0
 
 

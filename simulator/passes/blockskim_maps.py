@@ -10,6 +10,7 @@ model with ``n`` layers is run ``n`` times.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,15 @@ class MaskedRunner:
         opts.intra_op_num_threads = 1      # reproducible reductions, and polite on 2 cores
         self.session = ort.InferenceSession(self.inst.model.SerializeToString(), opts,
                                             providers=["CPUExecutionProvider"])
-        names = {i.name for i in self.session.get_inputs()}
-        self.feeds = {k: v for k, v in feeds.items() if k in names}
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.feeds = {k: v for k, v in feeds.items() if k in self.input_names}
         self.layers = len(self.inst.probs)
+
+    def with_feeds(self, feeds: dict[str, np.ndarray]) -> MaskedRunner:
+        """The same session on other inputs (one document after another, no re-compilation)."""
+        other = copy.copy(self)
+        other.feeds = {k: v for k, v in feeds.items() if k in self.input_names}
+        return other
 
     def run(self, alive: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Per-layer maps [H, L, L] and the last hidden state [L, D] (batch squeezed), with
