@@ -117,6 +117,10 @@ def compile(config, workload: str | Graph, passes: list[str] | None = None,  # n
                                           workload if isinstance(workload, str) else graph.name)
     trace.meta = {**graph.meta, **trace.meta}
     trace.timings = {**graph.timings, **trace.timings}
+    if "llm" in graph.meta:  # an LLM step: weight/KV bytes of the graph as lowered
+        from workloads.llm.metrics import step_facts
+
+        trace.meta["llm"] = step_facts(graph, config.word_bytes)
     return graph, trace
 
 
@@ -130,6 +134,9 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
     """Run a trace on ``config`` (default: the config recorded in the trace header).
 
     ``progress(done, total)``, if given, is called as instructions are scheduled.
+    Besides the extras the target declares, the pipeline adds one of its own: ``llm`` (an LLM
+    step's weight and KV bytes, TTFT or TPOT, tokens/s, arithmetic intensity, cycles by layer
+    group; ``workloads.llm.metrics``) when the trace header carries the step's facts.
     """
     if config is None:
         config = config_from_dict(trace.config, "trace header")
@@ -142,6 +149,15 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
     if undeclared:  # a target's results are declared with it (simulator.targets.Target.extras)
         raise AssertionError(f"target {target.kind} returned undeclared extras {undeclared}")
     result.notes = _merge(_merge(dict(trace.meta), trace.timings), result.notes)
+    facts = result.notes.pop("llm", None)
+    if facts is not None:  # the pipeline's own extra (see the docstring)
+        from workloads.llm.metrics import result_facts
+
+        result.extras["llm"] = result_facts(
+            facts, result.total_cycles, result.clock_ghz, result.macs,
+            result.bytes["dram_read"] + result.bytes["dram_write"],
+            ((lr.name, lr.cycles, lr.macs, lr.bytes["dram_read"] + lr.bytes["dram_write"])
+             for lr in result.layers))
     result.config = config.model_dump(mode="json", exclude_none=True)
     return result
 
