@@ -64,10 +64,14 @@ def lower_vector_op(emit: Callable[..., int], graph: Graph, op: Op, last_write: 
     """LOAD the inputs, one VEC on ``vector_unit``, STORE the outputs: the same shape on every
     target that runs non-GEMM ops out of DRAM. ``emit(op, unit, layer, dims, bytes, deps,
     tensor)`` appends an instruction and returns its id; ``costs`` overrides the catalogue's
-    default vector costs (see :func:`workloads.ops.vector_work`)."""
+    default vector costs (see :func:`workloads.ops.vector_work`). A Gather marked
+    ``gather_rows`` (an embedding lookup) reads only the rows it takes from its table."""
     loads = []
     for name in dict.fromkeys(t for t in op.inputs if t):
         nbytes = graph.tensor(name).numel * ops.element_bytes(graph, name, word_bytes)
+        if op.attrs.get("gather_rows") and name == op.inputs[0]:  # a lookup: rows it takes
+            nbytes = graph.tensor(op.outputs[0]).numel * ops.element_bytes(graph, name,
+                                                                           word_bytes)
         loads.append(emit("LOAD", "dma_load", op.name, {}, {"dram_read": nbytes},
                           [last_write.get(name)], name))
     work = ops.vector_work(graph, op, costs)
