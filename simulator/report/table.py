@@ -21,7 +21,11 @@ def layer_table(result: Result) -> Table:
                           ("cycles", "right"), ("MACs", "right"), ("util %", "right"),
                           ("DRAM B", "right"), ("SRAM B", "right"), ("energy uJ", "right")):
         table.add_column(name, justify=justify)
-    for lr in result.layers:
+    llm = result.extras.get("llm")
+    rows = result.layers
+    if llm is not None:  # an LLM step: rows grouped by layer type, each group with its total
+        rows = _llm_grouped(table, result.layers, llm)
+    for lr in rows:
         d = lr.dims
         shape = f"{d.get('m', '')},{d.get('n', '')},{d.get('k', '')}" if d else ""
         if d.get("groups", 1) > 1:
@@ -39,6 +43,33 @@ def layer_table(result: Result) -> Table:
     return table
 
 
+def _llm_grouped(table: Table, layers: list, llm: dict) -> list:
+    """Add the rows of an LLM step group by group (attention, MLP, lm_head, other), each
+    closed by its total; nothing left for the caller's loop."""
+    prefixes = llm.get("group_prefixes", {})
+    groups: dict[str, list] = {name: [] for name in llm["by_group"]}
+    for lr in layers:
+        groups.setdefault(prefixes.get(lr.name.split(".", 1)[0], "other"), []).append(lr)
+    for name, members in groups.items():
+        if not members:
+            continue
+        for lr in members:
+            d = lr.dims
+            shape = f"{d.get('m', '')},{d.get('n', '')},{d.get('k', '')}" if d else ""
+            if d.get("groups", 1) > 1:
+                shape += f" x{d['groups']}"
+            table.add_row(lr.name, lr.op, shape, f"{lr.cycles:,}", _si(lr.macs),
+                          f"{100 * lr.utilization:.1f}",
+                          _si(lr.bytes["dram_read"] + lr.bytes["dram_write"]),
+                          _si(lr.bytes["sram_read"] + lr.bytes["sram_write"]),
+                          f"{lr.energy_pj / 1e6:.3f}")
+        g = llm["by_group"].get(name, {})
+        table.add_row(f"[bold]{name} total[/bold]", f"{len(members)} ops", "",
+                      f"{g.get('cycles', 0):,}", _si(g.get("macs", 0)), "",
+                      _si(g.get("dram_bytes", 0)), "", "", end_section=True)
+    return []
+
+
 def totals_lines(result: Result) -> list[str]:
     e = result.energy_pj
     units = ", ".join(f"{u.name} {100 * u.utilization:.1f}% busy" for u in result.units)
@@ -49,4 +80,17 @@ def totals_lines(result: Result) -> list[str]:
         f"energy {e['total'] / 1e6:.3f} uJ (MAC {e['mac'] / 1e6:.3f}, vector "
         f"{e['vector'] / 1e6:.3f}, SRAM {e['sram'] / 1e6:.3f}, DRAM {e['dram'] / 1e6:.3f})",
         f"units: {units}",
-    ]
+    ] + _llm_lines(result)
+
+
+def _llm_lines(result: Result) -> list[str]:
+    llm = result.extras.get("llm")
+    if llm is None:
+        return []
+    where = f"seq {llm['seq']}" if llm["phase"] == "prefill" else f"ctx {llm['ctx']}"
+    time = f"TTFT {llm['ttft_ms']:.3f} ms" if llm["phase"] == "prefill" else \
+        f"TPOT {llm['tpot_ms']:.3f} ms"
+    return [f"llm {llm['model']} {llm['phase']} (batch {llm['batch']}, {where}, "
+            f"{llm['layers']} layers): {time}, {llm['tokens_per_s']:,.1f} tokens/s; weights "
+            f"{llm['weight_bytes']:,} B, KV cache {llm['kv_cache_bytes']:,} B; arithmetic "
+            f"intensity {llm['arithmetic_intensity']:.2f} FLOP/B"]
