@@ -254,13 +254,16 @@ class NpuLowering:
         a_total = self.nbytes(x)
         b_total = math.ceil(graph.tensor(w).numel * s.b_bytes)
         n_parts = groups if groups > 1 else s.n
+        conv = op.type == "Conv" and needs_im2col(op)
+        if op.attrs.get("tp") == "row" and c > 1 and groups == 1 and not conv and s.k >= c \
+                and s.n >= c:
+            return self._gemm_split_k(op, state, s)
         cm, cn = choose_split(c, s.m, n_parts, a_total, b_total)
         active = cm * cn
         produced_here = self._ready(x, state)
         barrier = None
         if c > 1 and produced_here:  # the input was written by this kernel's cores: meet first
             barrier = self._sync(op.name, produced_here, launch=0, cores=c, kernel=state.kernel)
-        conv = op.type == "Conv" and needs_im2col(op)
         geo = ConvGeometry.of(graph, op) if conv else None
         R = self.core_cfg.array.rows
         on_rows = self.core_cfg.array.dataflow in ("ws", "is")
@@ -300,6 +303,58 @@ class NpuLowering:
                                "split_m": cm, "split_n": cn},
                          args=gemm_args(graph, op, x, "implicit" if conv else None))
 
+    def _gemm_split_k(self, op: Op, state: _KernelState, s) -> LayerInfo:
+        """Tensor parallelism for a row-parallel projection (``tp = "row"``, Megatron's output
+        and down projections): core ``i`` multiplies the ``i``-th block of K of A and B into a
+        partial C kept in its scratchpad; then a ring reduce-scatter over the on-chip network:
+        each core receives the other ``c - 1`` partials of its ``N / c`` columns (``RECV``
+        after a barrier), adds them (``VEC``) and stores its columns of C. The all-reduce's
+        all-gather half is the next kernel reading C. Functional execution sums the partial
+        tiles (absolute ``k0``) into C."""
+        c = state.cores
+        x, y = op.inputs[0], op.outputs[0]
+        partial = f"{y}.partial"
+        state.onchip.add(partial)
+        produced_here = self._ready(x, state)
+        barrier = None
+        if produced_here:
+            barrier = self._sync(op.name, produced_here, launch=0, cores=c, kernel=state.kernel)
+        partial_stores = []
+        for ci in range(c):
+            low, emitter = state.lowerings[ci], state.emitters[ci]
+            if barrier is not None:
+                low.last_write[x] = barrier
+            k0, k1 = s.k * ci // c, s.k * (ci + 1) // c
+            sub = dataclasses.replace(s, k=k1 - k0, c_tensor=partial)
+
+            def a_tiles(o: dict, width=s.a_bytes, k0=k0):
+                return [((x, 0, o["m0"], o["k0"] + k0), o["dm"] * o["dk"] * width)]
+            first = len(self.instructions)
+            low._lower_gemm(sub, op.name, x, 0, None, a_tiles)
+            for ins in self.instructions[first:]:
+                if ins.op == "GEMM":
+                    ins.dims["k0"] += k0
+            partial_stores.append(emitter.writes.get(partial))
+        meet = self._sync(op.name, partial_stores, launch=0, cores=c, kernel=state.kernel)
+        hops = mean_hops(self.cfg.noc.topology, c)
+        for ci in range(c):
+            low, emitter = state.lowerings[ci], state.emitters[ci]
+            n_len = s.n * (ci + 1) // c - s.n * ci // c
+            part = s.m * n_len * s.c_bytes
+            recv = emitter.emit("RECV", "noc", op.name, {"hops": hops, "steps": c - 1},
+                                {"noc": (c - 1) * part, "sram_write": (c - 1) * part},
+                                [meet], partial)
+            add = emitter.emit("VEC", "vector", op.name,
+                               {"work": (c - 1) * s.m * n_len, "elements": s.m * n_len},
+                               {}, [recv], y)
+            low.last_write[y] = emitter.emit("STORE", "dma_store", op.name, {},
+                                             {"sram_read": part, "dram_write": part}, [add], y)
+        state.layout[self.root(y)] = (1, c)
+        return LayerInfo(op.name, op.type, s.m * s.n * s.k,
+                         dims={"m": s.m, "n": s.n, "k": s.k, "groups": 1, "split_m": 1,
+                               "split_n": 1, "split_k": c},
+                         args=gemm_args(self.graph, op, x))
+
     def _remote_bytes(self, x: str, geo: ConvGeometry | None, cm: int, cn: int,
                       state: _KernelState) -> int:
         """Bytes of the on-chip input ``x`` one core must pull from other cores: it needs its
@@ -326,8 +381,13 @@ class NpuLowering:
             for name in inputs:
                 tensor = graph.tensor(name)
                 total = self.nbytes(name)
-                share = total if tensor.values is not None else \
-                    total * (ci + 1) // c - total * ci // c
+                if op.attrs.get("gather_rows") and name == op.inputs[0]:
+                    total = sum(graph.tensor(t).numel for t in op.outputs if t) * \
+                        element_bytes(graph, name, self.wb)  # a lookup: the rows it takes
+                    share = total * (ci + 1) // c - total * ci // c
+                else:
+                    share = total if tensor.values is not None else \
+                        total * (ci + 1) // c - total * ci // c
                 loads.append(emitter.emit("LOAD", "dma_load", op.name, {},
                                           {"dram_read": share, "sram_write": share},
                                           ready[name], name))

@@ -165,7 +165,7 @@ def build_graph(spec: LlmSpec, weights: Mapping[str, np.ndarray] | None = None,
     b = _Builder(name or _name(spec), weights)
     ids = b.input("tokens", (T,), "int64")
     emb = b.weight("token_embd.weight", (m.vocab, D))
-    x = b.op("Gather", "other.embed", [emb, ids], (T, D), axis=0)
+    x = b.op("Gather", "other.embed", [emb, ids], (T, D), axis=0, gather_rows=1)
     positions = np.arange(S) if prefill else np.array([spec.ctx])
     cos_v, sin_v = rope_tables(positions, hd, m.rope_theta)
     cos, sin = b.const("const.rope_cos", cos_v), b.const("const.rope_sin", sin_v)
@@ -236,7 +236,7 @@ def build_graph(spec: LlmSpec, weights: Mapping[str, np.ndarray] | None = None,
         x = b.op("Add", f"other.{p}.ffn_residual", [x, y], (T, D))
     if prefill and S > 1:
         last = b.ints([bi * S + S - 1 for bi in range(B)])
-        x = b.op("Gather", "other.last_token", [x, last], (B, D), axis=0)
+        x = b.op("Gather", "other.last_token", [x, last], (B, D), axis=0, gather_rows=1)
     x = b.rms_norm("other.output_norm", x, "output_norm.weight", m.norm_eps)
     head = "token_embd.weight" if m.tied_embeddings else "output.weight"
     logits = b.linear("lm_head", x, head, m.vocab)
@@ -282,7 +282,8 @@ def _moe(b: _Builder, p: str, h: str, blk: str, routes: list[list[int]], m: Mode
         rows = [t for t, r in enumerate(routes) if e in r]
         pos = [t * k + r.index(e) for t, r in enumerate(routes) if e in r]
         xe = h if rows == list(range(T)) else \
-            b.op("Gather", f"{p}.e{e}.tokens", [h, b.ints(rows)], (len(rows), D), axis=0)
+            b.op("Gather", f"{p}.e{e}.tokens", [h, b.ints(rows)], (len(rows), D), axis=0,
+                 gather_rows=1)
         ye = _mlp(b, f"{p}.e{e}", xe, blk, f".{e}", m.ffn, D)
         we = b.op("Gather", f"{p}.e{e}.weight", [w, b.ints(pos)], (len(rows),), axis=0)
         we = b.reshape(f"{p}.e{e}.weight_col", we, (len(rows), 1))
