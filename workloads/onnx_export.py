@@ -27,6 +27,10 @@ def random_values(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
                 fan_in = max(1, t.numel // t.shape[0])
                 scale = 1.0 if name in graph.inputs else 1.0 / np.sqrt(fan_in)
                 values[name] = (rng.standard_normal(t.shape) * scale).astype(t.dtype)
+    for name in graph.inputs:   # inputs pinned to a value (--input-value) keep it
+        tensor = graph.tensors.get(name)
+        if tensor is not None and tensor.values is not None:
+            values[name] = np.asarray(tensor.values)
     return values
 
 

@@ -305,9 +305,33 @@ _POOL = ImportRule(fold=False, attrs=_pool_attrs, shape=_pool_rule, exact=True,
                    dtypes=lambda ctx, node: [None, "int64"])
 _GLOBAL = ImportRule(fold=False, shape=_global_rule, exact=True)
 
+_CONV = ImportRule(fold=False, attrs=_conv_attrs, shape=_conv_rule, exact=True)
+
+
+def _import_conv(ctx: Context, node: Node, spec: OpSpec) -> None:
+    """A 1-D convolution (audio, sequences) is imported as a 2-D one of height 1 between an
+    Unsqueeze and a Squeeze, so every lowering (they tile 2-D convolutions) runs it."""
+    x, w = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    if len(x) != 3 or len(w) != 3:
+        _CONV(ctx, node, spec)
+        return
+    from workloads.ops.importing import Builder
+
+    b = Builder(ctx, node)
+    attrs = window_attrs(node.attrs, x[2:], node.attrs.get("kernel_shape") or [w[2]])
+    axis = b.const(np.array([2], np.int64))
+    conv2d = {"kernel_shape": [1, *attrs["kernel_shape"]], "strides": [1, *attrs["strides"]],
+              "dilations": [1, *attrs["dilations"]],
+              "pads": [0, attrs["pads"][0], 0, attrs["pads"][1]],
+              "group": node.attrs.get("group", 1)}
+    inputs = [b.one("Unsqueeze", [node.inputs[0], axis]),
+              b.one("Unsqueeze", [node.inputs[1], axis]), *node.inputs[2:]]
+    y = b.one("Conv", inputs, **conv2d)
+    b.op("Squeeze", [y, axis], outputs=[node.outputs[0]])
+
+
 register(OpSpec("Conv", "", 1, None, "matmul", "N-D convolution (groups, dilations, pads)",
-                importer=ImportRule(fold=False, attrs=_conv_attrs, shape=_conv_rule,
-                                    exact=True),
+                importer=ImportRule(custom=_import_conv),
                 semantics=_conv, gemm=True))
 register(OpSpec("ConvTranspose", "", 1, None, "matmul",
                 "N-D transposed convolution; runs on the vector unit (no GEMM decomposition)",
