@@ -19,7 +19,7 @@ EXIT_USER_ERROR = 2
 
 #: command modules, in the order their commands appear in ``archsim --help``
 COMMAND_MODULES = ("core", "im2col", "fusion", "scalesim", "quantize", "sweep", "gnn",
-                   "federated", "transformer", "serving", "ops", "schema")
+                   "federated", "transformer", "serving", "ops", "schema", "llm")
 
 
 def _version() -> str:
