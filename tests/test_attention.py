@@ -106,7 +106,19 @@ def test_skim_on_real_minilm_keep_all_is_exact_and_skimming_drifts():
 
 
 def test_skim_with_cnn_predictor_weights(tmp_path):
-    from simulator.passes.blockskim_scores import load_predictors, random_predictor
+    """With CNN predictor weights, the first skim decision is exactly the blocks whose P(keep),
+    computed by onnxruntime running the predictor network on layer 0's diagonal blocks, reaches
+    the threshold; a predictor biased to keep keeps everything and changes nothing, one biased
+    to skim keeps only its best block."""
+    import onnxruntime as ort
+    from test_blockskim import cnn_as_onnx
+
+    from simulator.passes.blockskim_scores import (
+        CnnPredictor,
+        diagonal_blocks,
+        load_predictors,
+        random_predictor,
+    )
 
     pred = random_predictor(4, 32, seed=2)
     path = tmp_path / "pred.npz"
@@ -116,8 +128,48 @@ def test_skim_with_cnn_predictor_weights(tmp_path):
     assert set(loaded) == {0, 1}
     maps = att.collect(onnx_zoo_model("zoo:bert_base?seq=128&layers=3&hidden=64&heads=4"),
                        random_seq=128)
-    rep = att.skim_real(maps, threshold=0.5, predictors=loaded)
-    assert len(rep.tokens) == 3 and all(t % 32 == 0 for t in rep.tokens)
+    sess = ort.InferenceSession(cnn_as_onnx(pred, 4, 32).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    logits = sess.run(None, {"x": diagonal_blocks(maps.probs[0], 32)})[0]
+    p_keep = np.exp(logits[:, 1]) / np.exp(logits).sum(1)
+    threshold = float(np.median(p_keep))
+    rep = att.skim_real(maps, threshold=threshold, predictors=loaded)
+    want = np.flatnonzero(p_keep >= threshold)
+    assert rep.run.kept_blocks[1].tolist() == want.tolist() and 0 < len(want) < 4
+    assert set(rep.run.kept_blocks[2]) <= set(want.tolist())
+
+    def biased(keep: bool) -> dict:
+        params = dict(pred.params, **{"fc.weight": np.zeros_like(pred.params["fc.weight"]),
+                                      "fc.bias": np.array([0, 10] if keep else [10, 0],
+                                                          np.float32)})
+        return {-1: CnnPredictor(params)}
+
+    every = att.skim_real(maps, threshold=0.5, predictors=biased(True))
+    assert every.tokens == [128] * 3 and every.max_abs < 1e-5
+    none = att.skim_real(maps, threshold=0.5, predictors=biased(False))
+    assert none.tokens == [128, 32, 32]
+
+
+def test_attention_on_real_text_averages_the_documents(capsys):
+    """``--text``: maps averaged over real documents of exactly --max-tokens WordPiece tokens
+    equal the mean of the per-document maps collected from their ids."""
+    pytest.importorskip("tokenizers")
+    from pathlib import Path
+
+    from workloads.wordpiece import encode, read_documents
+
+    lee = Path(__file__).parent / "data" / "lee" / "lee_background.cor"
+    model = minilm("minilm-l3")
+    texts = read_documents(lee)[:6]
+    maps = att.collect_text(model, texts, max_tokens=64, docs=2)
+    chosen = [encode(t, 64) for t in texts if len(encode(t, 64)) == 64][:2]
+    want = np.mean([att.collect(model, ids.tolist()).probs for ids in chosen], axis=0)
+    assert maps.documents == 2 and maps.probs.shape == (3, 12, 64, 64)
+    np.testing.assert_allclose(maps.probs, want, rtol=1e-5, atol=1e-7)
+    assert main(["attention", "minilm-l3", "--text", str(lee), "--docs", "2", "--max-tokens",
+                 "64", "--clusters", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["documents"] == 2 and out["tokens"] == 64 and sum(out["patterns"].values()) == 36
 
 
 def test_attention_cli_json_and_plot(tmp_path, capsys):

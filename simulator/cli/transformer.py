@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from simulator.cli.common import add_set_flag, make_console, parse_overrides
+from simulator.cli.common import Progress, add_set_flag, make_console, parse_overrides
 from simulator.errors import ArchsimError
 
 
@@ -24,6 +25,15 @@ def add_parsers(sub: Any) -> dict[str, Any]:
                      help="token ids of the sequence (e.g. from a WordPiece tokenizer)")
     src.add_argument("--random-seq", type=int, metavar="N",
                      help="a seeded random sequence of N tokens, [CLS] ... [SEP]")
+    src.add_argument("--text", metavar="FILE",
+                     help="real text: a file with one document per line, tokenized with the "
+                          "MiniLM WordPiece vocabulary; maps are averaged over its documents "
+                          "(--docs, --max-tokens)")
+    p.add_argument("--docs", type=int, default=8, metavar="N",
+                   help="with --text: the first N documents (default 8)")
+    p.add_argument("--max-tokens", type=int, default=128, metavar="L",
+                   help="with --text: every document truncated to L tokens (default 128; "
+                        "shorter documents are skipped, so no map holds padding)")
     p.add_argument("--clusters", type=int, default=4, help="k-means clusters (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed for ids, inputs and k-means")
     p.add_argument("--plot", metavar="FILE.png", help="write the heatmap grid")
@@ -46,7 +56,46 @@ def add_parsers(sub: Any) -> dict[str, Any]:
                    help="more pass options, e.g. predictor=mass or block=64")
     add_set_flag(p)
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
-    return {"attention": cmd_attention, "blockskim": cmd_blockskim}
+
+    p = sub.add_parser(
+        "blockskim-study", help="Block-Skim with a trained predictor on real text: accuracy vs "
+        "human similarity ratings, tokens kept, FLOP and simulated cycle speedups",
+        description="Train Block-Skim's CNN predictor (one per layer, numpy) on the documents of "
+        "--train with labels from MODEL itself (a block is to keep when removing it from that "
+        "layer on moves the mean-pooled sentence embedding by more than --tau in cosine "
+        "distance), or load trained weights (--weights; default: the shipped MiniLM-L6 "
+        "predictor), skim every document of --eval-docs, and report the Pearson and Spearman "
+        "correlation of the pairwise cosine similarities with the human ratings of --eval-sim, "
+        "with and without skimming, the tokens entering each layer, the FLOP speedup and the "
+        "simulated cycle speedup of the skimmed graphs (predictor included) on each --config.")
+    p.add_argument("model", help="minilm-l6-int8, minilm-l3 or FILE.onnx (a sentence encoder "
+                   "taking input_ids, attention_mask[, token_type_ids])")
+    p.add_argument("--train", metavar="FILE", help="training documents, one per line (e.g. "
+                   "../shared/datasets/lee/lee_background.cor); omit to use --weights")
+    p.add_argument("--weights", metavar="FILE.npz", help="trained predictor weights (default: "
+                   "the shipped ones for minilm-l6-int8)")
+    p.add_argument("--eval-docs", metavar="FILE", required=True,
+                   help="evaluation documents, one per line (e.g. lee.cor)")
+    p.add_argument("--eval-sim", metavar="FILE", required=True,
+                   help="N x N human similarity ratings of the evaluation documents")
+    p.add_argument("--config", action="append", metavar="CFG",
+                   help="hardware config to simulate on (repeatable; default: "
+                        "configs/tpu-v1-256-ws.yaml and configs/mlu.yaml)")
+    p.add_argument("--block", type=int, default=32, help="tokens per block (default 32)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="keep a block when the predictor's P(keep) >= this (default 0.5)")
+    p.add_argument("--tau", type=float, default=0.02,
+                   help="label threshold: cosine distance of the pooled embedding above which "
+                        "a block is labelled keep (default 0.02)")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    p.add_argument("--train-docs", type=int, metavar="N", help="use the first N training docs")
+    p.add_argument("--max-train-tokens", type=int, default=128, metavar="L",
+                   help="training documents truncated to L tokens (default 128)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights-out", metavar="FILE.npz", help="write the trained weights")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    return {"attention": cmd_attention, "blockskim": cmd_blockskim,
+            "blockskim-study": cmd_blockskim_study}
 
 
 def _skim_options(text: str) -> dict[str, str]:
@@ -73,13 +122,19 @@ def cmd_attention(args) -> int:
             raise ArchsimError("token ids must be integers separated by commas",
                                where="--text-ids") from None
     model, name = att.resolve_model(args.model)
-    maps = att.collect(model, ids, args.random_seq, args.seed)
+    if args.text:
+        from workloads.wordpiece import read_documents
+
+        maps = att.collect_text(model, read_documents(args.text), args.max_tokens, args.docs)
+    else:
+        maps = att.collect(model, ids, args.random_seq, args.seed)
     layers, heads, length = maps.shape
     feats = att.head_features(maps.probs, maps.special)
     labels, _ = att.kmeans(feats, args.clusters, args.seed)
     names = att.pattern_names(feats, labels)
     out: dict[str, Any] = {
         "model": name, "layers": layers, "heads": heads, "tokens": length,
+        "documents": maps.documents,
         "features": list(att.FEATURES),
         "heads_table": [{"layer": i // heads, "head": i % heads, "pattern": names[labels[i]],
                          **{f: round(float(v), 4) for f, v in zip(att.FEATURES, feats[i],
@@ -90,9 +145,10 @@ def cmd_attention(args) -> int:
     if args.plot:
         from simulator.report.attention_plot import heatmap_grid
 
+        what = (f"mean over {maps.documents} real documents of {length} tokens"
+                if maps.documents else f"{length} tokens")
         heatmap_grid(maps.probs, labels, names, args.plot,
-                     f"{name}: attention of {length} tokens, heads clustered into "
-                     f"{args.clusters} patterns")
+                     f"{name}: attention, {what}; heads clustered into {args.clusters} patterns")
     if args.skim:
         opts = _skim_options(args.skim)
         predictors = None
@@ -178,4 +234,56 @@ def cmd_blockskim(args) -> int:
     console.print(f"FLOP speedup the pass predicts {res.flop_speedup:.3f}x, simulated "
                   f"{res.cycle_speedup:.3f}x ({100 * res.cycle_speedup / res.flop_speedup:.0f}% "
                   "of it)", highlight=False)
+    return 0
+
+
+def cmd_blockskim_study(args) -> int:
+    from simulator.api import load_config
+    from simulator.scenarios.blockskim_study import real_text_study
+    from workloads.wordpiece import read_documents, read_similarities
+
+    if args.block < 4 or args.block % 4:
+        raise ArchsimError(f"--block must be a positive multiple of 4; got {args.block}")
+    if args.epochs < 1:
+        raise ArchsimError(f"--epochs must be at least 1; got {args.epochs}")
+    root = Path(__file__).resolve().parents[2]
+    paths = args.config or [str(root / "configs" / "tpu-v1-256-ws.yaml"),
+                            str(root / "configs" / "mlu.yaml")]
+    configs = [load_config(p) for p in paths]
+    docs = read_documents(args.eval_docs)
+    human = read_similarities(args.eval_sim, len(docs))
+    train = None
+    if args.train:
+        train = read_documents(args.train)
+        if args.train_docs:
+            train = train[:args.train_docs]
+    with Progress("blockskim-study") as bar:
+        rep = real_text_study(args.model, docs, human, configs, train, args.weights, args.block,
+                              args.threshold, args.tau, args.epochs, args.max_train_tokens,
+                              args.seed, args.weights_out,
+                              progress=lambda stage, done, total: bar(done, total))
+    if args.weights_out:
+        print(f"wrote {args.weights_out}", file=sys.stderr)
+    out = rep.to_json()
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    console = make_console()
+    p = out["predictor"]
+    source = (f"trained on {p.get('train_docs')} documents, {p.get('epochs')} epochs, "
+              f"tau {p.get('tau')}")
+    console.print(f"Block-Skim on {rep.model} (block {rep.block}, keep when P >= "
+                  f"{rep.threshold}), predictor {source}; {rep.documents} documents, "
+                  f"{out['pairs']} pairs", highlight=False)
+    console.print(f"  Pearson  full {rep.pearson_full:.4f}  skim {rep.pearson_skim:.4f}\n"
+                  f"  Spearman full {rep.spearman_full:.4f}  skim {rep.spearman_skim:.4f}  "
+                  f"(drop {rep.spearman_full - rep.spearman_skim:+.4f})", highlight=False)
+    console.print("  mean tokens entering each layer: "
+                  + " ".join(f"{t:.1f}" for t in rep.tokens_skim)
+                  + f" (full {rep.tokens_full[0]:.1f})", highlight=False)
+    console.print(f"  FLOP speedup {rep.flop_speedup:.3f}x (predictor {rep.predictor_macs:,} "
+                  f"of {rep.macs_skim:,} MACs)", highlight=False)
+    for name, c in rep.cycles.items():
+        console.print(f"  {name} ({c['kind']}): {c['base']:,} -> {c['skim']:,} cycles, "
+                      f"{c['base'] / max(1, c['skim']):.3f}x", highlight=False)
     return 0

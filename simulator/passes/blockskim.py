@@ -19,7 +19,14 @@ Options (comma-separated ``key=value``; ``keep`` takes one value per encoder lay
   onnxruntime on seeded inputs; needs a Graph with weight values, e.g. an ONNX model or zoo
   model), keeping blocks whose training-free score is >= T from layer ``start`` on;
 - ``block=32``, ``start=1`` (first layer that may be skimmed in threshold mode),
-  ``predictor=cnn|mass|none`` (default cnn), ``seed=0``.
+  ``predictor=cnn|mass|none`` (default cnn), ``seed=0``;
+- ``weights=FILE.npz`` (or ``weights=packaged``: the predictor trained on real text for MiniLM-L6,
+  :data:`~simulator.passes.blockskim_scores.PACKAGED_PREDICTOR`): the CNN predictor's trained
+  weights (``layer<L>.<param>``); without it the CNN gets seeded random weights of the right
+  shapes, which time the same but decide nothing;
+- ``predict_from=L``: run the predictors from layer ``L`` on even where no block is dropped (a
+  real run decides at every layer, whatever it then keeps; default: from the first layer that
+  drops).
 
 Encoder layers are found structurally, not by name: each attention Softmax whose output feeds a
 MatMul marks a layer, and its entry hidden state is the activation operand of the projection
@@ -82,6 +89,8 @@ class SkimOptions:
     start: int = 1
     predictor: str = "cnn"
     seed: int = 0
+    weights: str | None = None
+    predict_from: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +111,8 @@ def parse_options(option: str | None, where: str) -> SkimOptions:
         else:
             raise PassError(f"expected key=value, got {token!r}", where=where)
     opts = SkimOptions()
-    accepted = ("keep", "threshold", "block", "start", "predictor", "seed")
+    accepted = ("keep", "threshold", "block", "start", "predictor", "seed", "weights",
+                "predict_from")
     for name, values in items.items():
         if name not in accepted:
             raise PassError(f"unknown option {name!r}; accepted: {', '.join(accepted)}",
@@ -112,8 +122,8 @@ def parse_options(option: str | None, where: str) -> SkimOptions:
                 opts.keep = [float(v) for v in values]
             elif name == "threshold":
                 opts.threshold = float(values[-1])
-            elif name == "predictor":
-                opts.predictor = values[-1]
+            elif name in ("predictor", "weights"):
+                setattr(opts, name, values[-1])
             else:
                 setattr(opts, name, int(values[-1]))
         except ValueError:
@@ -277,6 +287,14 @@ class _Rewriter:
         self.rename: dict[str, str] = {}
         self.alive = np.arange(length)                  # absolute positions alive now
         self.predictor_macs = 0
+        self.trained = None
+        if opts.weights and opts.predictor == "cnn":
+            from simulator.passes.blockskim_scores import PredictorError, predictor_weights
+
+            try:
+                self.trained = predictor_weights(opts.weights)
+            except PredictorError as err:
+                raise PassError(err.what, where=f"--pass blockskim: {err.where or ''}") from None
 
     # -- helpers --------------------------------------------------------------------------------
     def orig(self, name: str) -> tuple[int, ...]:
@@ -350,24 +368,23 @@ class _Rewriter:
         images = self.tensor(f"{base}.blocks", (k, heads, b, b))
         self.emit(Op(f"{base}.blocks", "Gather", [flat, self.const(
             f"{base}.block_index", flat_idx.astype(np.int64))], [images], {"axis": 0}))
-        rng = np.random.default_rng(self.opts.seed + layer.index)
+        params = self._cnn_params(layer.index, heads, b)
         x, side = images, b
         for stage in (1, 2):
             name = f"{base}.conv{stage}"
-            w = self.const(f"{name}.weight", (rng.standard_normal((heads, heads, 3, 3)) /
-                                              np.sqrt(9 * heads)).astype(np.float32))
-            bias = self.const(f"{name}.bias", np.zeros(heads, np.float32))
+            w = self.const(f"{name}.weight", params[f"conv{stage}.weight"])
+            bias = self.const(f"{name}.bias", params[f"conv{stage}.bias"])
             y = self.tensor(name, (k, heads, side, side))
             self.emit(Op(name, "Conv", [x, w, bias], [y], {
                 "kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "group": 1,
                 "dilations": [1, 1]}))
             self.predictor_macs += k * heads * side * side * heads * 9
             bn = f"{base}.bn{stage}"
-            params = [self.const(f"{bn}.{p}", v) for p, v in (
-                ("scale", np.ones(heads, np.float32)), ("bias", np.zeros(heads, np.float32)),
-                ("mean", np.zeros(heads, np.float32)), ("var", np.ones(heads, np.float32)))]
+            bn_params = [self.const(f"{bn}.{p}", params[f"bn{stage}.{key}"]) for p, key in (
+                ("scale", "weight"), ("bias", "bias"), ("mean", "running_mean"),
+                ("var", "running_var"))]
             z = self.tensor(bn, (k, heads, side, side))
-            self.emit(Op(bn, "BatchNormalization", [y, *params], [z], {"epsilon": 1e-5}))
+            self.emit(Op(bn, "BatchNormalization", [y, *bn_params], [z], {"epsilon": 1e-5}))
             r = self.tensor(f"{base}.relu{stage}", (k, heads, side, side))
             self.emit(Op(f"{base}.relu{stage}", "Relu", [z], [r]))
             side //= 2
@@ -379,14 +396,44 @@ class _Rewriter:
         self.emit(Op(f"{base}.features", "Reshape", [x, self.const(
             f"{base}.features_shape", np.array([k, feat], np.int64))], [flat_x],
             {"shape": [k, feat]}))
-        w = self.const(f"{base}.fc.weight", (rng.standard_normal((2, feat)) /
-                                             np.sqrt(feat)).astype(np.float32))
+        w = self.const(f"{base}.fc.weight", params["fc.weight"])
         logits = self.tensor(f"{base}.logits", (k, 2))
         self.emit(Op(f"{base}.logits", "Gemm", [flat_x, w, self.const(
-            f"{base}.fc.bias", np.zeros(2, np.float32))], [logits], {"transB": 1}))
+            f"{base}.fc.bias", params["fc.bias"])], [logits], {"transB": 1}))
         self.predictor_macs += k * 2 * feat
         p = self.tensor(f"{base}.keep_prob", (k, 2))
         self.emit(Op(f"{base}.keep_prob", "Softmax", [logits], [p], {"axis": -1}))
+
+    def _cnn_params(self, layer: int, heads: int, block: int) -> dict[str, np.ndarray]:
+        """The trained predictor of ``layer`` (``weights=``), or seeded random weights with
+        an identity BatchNorm (the cost is the same; the decisions are not)."""
+        if self.trained is not None:
+            from simulator.passes.blockskim_scores import PredictorError
+
+            pred = self.trained.get(layer, self.trained.get(-1))
+            if pred is None:
+                raise PassError(f"the predictor weights have no layer{layer}.* entries",
+                                where=f"--pass blockskim:weights={self.opts.weights}")
+            try:
+                pred.check(heads, block)
+            except PredictorError as err:
+                raise PassError(err.what, where=f"--pass blockskim:weights={self.opts.weights}"
+                                ) from None
+            return {k: np.asarray(v, np.float32) for k, v in pred.params.items()}
+        rng = np.random.default_rng(self.opts.seed + layer)
+        feat = heads * (block // 4) ** 2
+        out: dict[str, np.ndarray] = {}
+        for stage in (1, 2):
+            out[f"conv{stage}.weight"] = (rng.standard_normal((heads, heads, 3, 3)) /
+                                          np.sqrt(9 * heads)).astype(np.float32)
+            out[f"conv{stage}.bias"] = np.zeros(heads, np.float32)
+            out[f"bn{stage}.weight"] = np.ones(heads, np.float32)
+            out[f"bn{stage}.bias"] = np.zeros(heads, np.float32)
+            out[f"bn{stage}.running_mean"] = np.zeros(heads, np.float32)
+            out[f"bn{stage}.running_var"] = np.ones(heads, np.float32)
+        out["fc.weight"] = (rng.standard_normal((2, feat)) / np.sqrt(feat)).astype(np.float32)
+        out["fc.bias"] = np.zeros(2, np.float32)
+        return out
 
     # -- carrying the shrunk axes ------------------------------------------------------------
     def carry(self, op: Op) -> None:
@@ -586,6 +633,8 @@ def rewrite(graph: Graph, layers: list[EncoderLayer], kept_blocks: list[np.ndarr
     skimming = [len(kept_blocks[i]) < (len(kept_blocks[i - 1]) if i else n_blocks)
                 for i in range(len(layers))]
     start = next((i for i, s in enumerate(skimming) if s), None)
+    if opts.predict_from is not None:
+        start = min(opts.predict_from, len(layers) if start is None else start)
     for i, op in enumerate(graph.ops):
         layer = first.get(i)
         if layer is not None and start is not None and layer.index >= max(1, start):
@@ -634,7 +683,7 @@ def blockskim_pass(graph: Graph, option: str | None) -> Graph:
     n_blocks = length // opts.block
     layer_of = layer_of_ops(graph, layers)
     before = macs_by_layer(graph, len(layers), layer_of)
-    if all(len(p) == n_blocks for p in plan):
+    if all(len(p) == n_blocks for p in plan) and opts.predict_from is None:
         out, predictor_macs = copy_graph(graph), 0
     else:
         out, predictor_macs = rewrite(graph, layers, plan, opts)

@@ -26,6 +26,11 @@ CNN_KEYS = ("conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running
             "bn2.running_mean", "bn2.running_var", "fc.weight", "fc.bias")
 
 
+#: The predictor trained on real text for ``minilm-l6-int8`` (``archsim blockskim-study``, Lee
+#: background corpus), shipped with the package: ``--pass blockskim:...,weights=packaged``.
+PACKAGED_PREDICTOR = Path(__file__).parent / "data" / "blockskim-minilm-l6-int8.npz"
+
+
 class PredictorError(ArchsimError):
     """Predictor weights that are missing, misshapen or do not fit the attention maps."""
 
@@ -116,6 +121,8 @@ def load_predictors(path: str | Path) -> dict[int, CnnPredictor]:
         raise PredictorError(f"cannot read predictor weights: {err}", where=str(path)) from None
     layers: dict[int, dict[str, np.ndarray]] = {}
     for key in data.files:
+        if key.startswith("meta."):
+            continue
         head, dot, rest = key.partition(".")
         if head.startswith("layer") and head[5:].isdigit() and dot:
             layers.setdefault(int(head[5:]), {})[rest] = data[key].astype(np.float32)
@@ -156,3 +163,20 @@ def cnn_keep_probability(probs: np.ndarray, block: int, predictor: CnnPredictor)
     logits = cnn_logits(diagonal_blocks(probs, block), predictor)
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     return z[:, 1] / z.sum(axis=1)
+
+
+_LOADED: dict[str, dict[int, CnnPredictor]] = {}
+
+
+def predictor_weights(spec: str) -> dict[int, CnnPredictor]:
+    """Predictors from a file, or ``packaged`` for :data:`PACKAGED_PREDICTOR` (cached)."""
+    path = str(PACKAGED_PREDICTOR) if spec == "packaged" else spec
+    if path not in _LOADED:
+        _LOADED[path] = load_predictors(path)
+    return _LOADED[path]
+
+
+def predictor_meta(path: str | Path) -> dict[str, object]:
+    """The ``meta.*`` facts an ``.npz`` written by the study carries (model, data, epochs)."""
+    with np.load(path) as data:
+        return {k[5:]: data[k].item() for k in data.files if k.startswith("meta.")}

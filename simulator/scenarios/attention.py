@@ -40,6 +40,7 @@ class AttentionMaps:
     special: np.ndarray            # boolean [L]: [CLS]/[SEP] (or first/last) positions
     model: Any = field(repr=False, default=None)
     feeds: dict = field(repr=False, default_factory=dict)
+    documents: int = 0             # real documents the maps average (0: one given sequence)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -104,6 +105,43 @@ def collect(model: Any, text_ids: list[int] | None = None, random_seq: int | Non
         special = np.zeros(length, bool)
         special[[0, -1]] = True
     return AttentionMaps(np.stack(probs), ids, special, model, f)
+
+
+def collect_text(model: Any, texts: list[str], max_tokens: int = 128,
+                 docs: int = 8) -> AttentionMaps:
+    """Maps averaged over the first ``docs`` documents of real text that have at least
+    ``max_tokens`` WordPiece tokens, each truncated to exactly ``max_tokens`` (``[CLS]`` first,
+    ``[SEP]`` last), so every map is over real tokens and no padding. ``feeds`` are the first
+    document's (what ``--skim`` runs on)."""
+    from workloads.wordpiece import encode
+
+    if docs < 1 or max_tokens < 4:
+        raise AttentionError(f"need --docs >= 1 and --max-tokens >= 4; got {docs}, {max_tokens}")
+    has_ids = any(i.type.tensor_type.elem_type in (6, 7) for i in model.graph.input)
+    if not has_ids:
+        raise AttentionError("this model takes embeddings, not token ids; use --random-seq")
+    chosen = []
+    for text in texts:
+        ids = encode(text, max_tokens)
+        if len(ids) == max_tokens:
+            chosen.append(ids)
+            if len(chosen) == docs:
+                break
+    if not chosen:
+        raise AttentionError(f"no document has {max_tokens} tokens; lower --max-tokens",
+                             where="--text")
+    first_feeds = feeds(model, chosen[0], max_tokens)
+    base = MaskedRunner(model, first_feeds, hidden=False)
+    total = np.zeros(0)
+    for ids in chosen:
+        runner = base.with_feeds(feeds(model, ids, max_tokens))
+        probs, _ = runner.run([np.ones(max_tokens, bool)] * runner.layers)
+        stack = np.stack(probs).astype(np.float64)
+        total = stack if not total.size else total + stack
+    special = np.zeros(max_tokens, bool)
+    special[[0, -1]] = True
+    return AttentionMaps((total / len(chosen)).astype(np.float32), chosen[0], special, model,
+                         first_feeds, len(chosen))
 
 
 def head_features(probs: np.ndarray, special: np.ndarray, block: int = 32) -> np.ndarray:
