@@ -249,7 +249,11 @@ def build_graph(spec: LlmSpec, weights: Mapping[str, np.ndarray] | None = None,
         "layers": L, "kv_heads": KV, "head_dim": hd,
         "tokens": T, "kv_elements": kv_elements,
         **({"experts_used": experts_used} if routes else {}),
-        "weights": b.weight_names,
+        # the weights this step reads: all but an untied token table, of which it reads the
+        # rows it looks up (a tied table is read whole by lm_head)
+        "weights": [n for n in b.weight_names
+                    if m.tied_embeddings or n != "token_embd.weight"],
+        "lookup_elements": 0 if m.tied_embeddings else T * D,
     }
     graph.validate()
     return graph

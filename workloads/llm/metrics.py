@@ -18,13 +18,16 @@ from workloads.ops import element_width
 
 
 def step_facts(graph: Graph, word_bytes: int) -> dict[str, Any]:
-    """``graph.meta["llm"]`` with the weight names replaced by their bytes (each weight at its
-    own width if a pass set one, else ``word_bytes``) and the KV cache in bytes: layers x 2 x
+    """``graph.meta["llm"]`` with the weight names replaced by the bytes of the weights the step
+    reads (each at its own width if a pass set one, else ``word_bytes``; an untied token table
+    by the rows looked up; a MoE graph holds only the chosen experts) and the KV cache in bytes: layers x 2 x
     KV heads x head_dim x (ctx, or seq for prefill) x batch x ``word_bytes``."""
     facts = dict(graph.meta["llm"])
     names = facts.pop("weights", [])
+    rows = facts.pop("lookup_elements", 0)
     facts["weight_bytes"] = sum(
-        math.ceil(graph.tensor(n).numel * element_width(graph, n, word_bytes)) for n in names)
+        math.ceil(graph.tensor(n).numel * element_width(graph, n, word_bytes)) for n in names) \
+        + math.ceil(rows * element_width(graph, "token_embd.weight", word_bytes))
     facts["kv_cache_bytes"] = facts.pop("kv_elements") * word_bytes
     return facts
 
