@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/archsim run configs/tpu-v1-256-ws.yaml resnet18
+	@echo "ResNet-18's convolutions and FC layer on a TPU-v1-like 256x256 weight-stationary array,"
+	@echo "lowered with implicit (TPU-style) im2col: per-layer cycles, utilization, traffic, energy"
+	$(BIN)/archsim run configs/tpu-v1-256-ws.yaml resnet18 --pass im2col=implicit
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
