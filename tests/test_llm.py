@@ -260,3 +260,24 @@ def test_quantized_weights_shrink_weight_bytes():
     linear = sum(math.prod(graph.tensor(n).shape) for n in graph.meta["llm"]["weights"]
                  if graph.tensor(n).shape and len(graph.tensor(n).shape) == 2)
     assert full - w4 == linear * 2 - linear // 2
+
+
+def test_roofline_report_and_plot(tmp_path, capsys):
+    from simulator.scenarios.llm_roofline import roofline
+
+    config = api.load_config("configs/systolic-32-ws.yaml")
+    report = roofline(config, "smollm2-135m", seq=16, ctx=32)
+    assert report["peak_flops"] == 2 * 32 * 32 * config.clock_ghz * 1e9
+    assert report["bandwidth_bytes_per_s"] == config.dram.bandwidth * config.clock_ghz * 1e9
+    _, decode = api.run(config, "llm:smollm2-135m?phase=decode&ctx=32&layers=1")
+    points = {p["op"]: p for p in report["points"] if p["phase"] == "decode"}
+    assert set(points) == {lr.name for lr in decode.layers if lr.macs}
+    for lr in decode.layers:
+        if lr.macs:
+            moved = lr.bytes["dram_read"] + lr.bytes["dram_write"]
+            assert points[lr.name]["intensity"] == pytest.approx(2 * lr.macs / moved)
+    plot = tmp_path / "r.png"
+    assert main(["llm", "roofline", "configs/systolic-32-ws.yaml", "smollm2-135m", "--seq",
+                 "16", "--ctx", "32", "--plot", str(plot), "--json"]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(capsys.readouterr().out)["points"]
