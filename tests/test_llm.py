@@ -16,7 +16,8 @@ from simulator.functional import FunctionalMismatch
 from workloads.errors import WorkloadError
 from workloads.llm.graph import build_graph, layer_group, route
 from workloads.llm.metrics import step_facts
-from workloads.llm.model import PRESETS, LlmSpec, ModelConfig, parse_spec
+from workloads.llm.model import PRESETS, LlmSpec, ModelConfig
+from workloads.llm.spec import parse_spec
 
 # A small GQA model (3 query heads per KV head) and a small mixture of experts.
 TINY = ModelConfig("tiny", 2, 64, 6, 2, 96, 128, rope_theta=10000.0)

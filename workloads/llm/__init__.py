@@ -10,7 +10,8 @@ own BPE tokenizer (:mod:`workloads.llm.tokenizer`).
 from __future__ import annotations
 
 from workloads.graph import Graph
-from workloads.llm.model import PRESETS, LlmSpec, ModelConfig, parse_spec, resolve_model
+from workloads.llm.model import PRESETS, LlmSpec, ModelConfig
+from workloads.llm.spec import parse_spec, resolve_model
 
 __all__ = ["PRESETS", "LlmSpec", "ModelConfig", "load_llm", "parse_spec", "resolve_model"]
 

@@ -18,10 +18,11 @@ from workloads.ops import element_width
 
 
 def step_facts(graph: Graph, word_bytes: int) -> dict[str, Any]:
-    """``graph.meta["llm"]`` with the weight names replaced by the bytes of the weights the step
-    reads (each at its own width if a pass set one, else ``word_bytes``; an untied token table
-    by the rows looked up; a MoE graph holds only the chosen experts) and the KV cache in bytes: layers x 2 x
-    KV heads x head_dim x (ctx, or seq for prefill) x batch x ``word_bytes``."""
+    """``graph.meta["llm"]`` with the weight names replaced by the bytes of the weights the
+    step reads (each at its own width if a pass set one, else ``word_bytes``; an untied token
+    table by the rows looked up; a MoE graph holds only the chosen experts) and the KV cache in
+    bytes: layers x 2 x KV heads x head_dim x (ctx, or seq for prefill) x batch x
+    ``word_bytes``."""
     facts = dict(graph.meta["llm"])
     names = facts.pop("weights", [])
     rows = facts.pop("lookup_elements", 0)

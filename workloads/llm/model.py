@@ -8,7 +8,7 @@ Face ``config.json``); a ``.gguf`` file is read through :mod:`workloads.llm.gguf
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from workloads.errors import WorkloadError
@@ -105,18 +105,6 @@ def real_model_path(name: str) -> Path:
     return files[0]
 
 
-def resolve_model(name: str) -> ModelConfig:
-    """A preset by name, or the shapes read from a ``.gguf`` file's metadata."""
-    if name in PRESETS:
-        return PRESETS[name]
-    if name.lower().endswith(".gguf"):
-        from workloads.llm.gguf_io import read_config
-
-        return read_config(name)
-    raise WorkloadError(f"unknown model {name!r}; presets: {', '.join(PRESETS)}, or a "
-                        "FILE.gguf", where=name)
-
-
 def _int(key: str, value: str, spec: str, low: int = 1) -> int:
     try:
         out = int(value)
@@ -124,36 +112,6 @@ def _int(key: str, value: str, spec: str, low: int = 1) -> int:
         out = low - 1
     if out < low:
         raise WorkloadError(f"{key} must be an integer >= {low}; got {value!r}", where=spec)
-    return out
-
-
-def parse_spec(spec: str) -> LlmSpec:
-    """``llm:MODEL[?phase=prefill|decode&seq=N&ctx=N&batch=B&layers=L&routing=R]``."""
-    body = spec.removeprefix("llm:")
-    name, _, query = body.partition("?")
-    if not name:
-        raise WorkloadError("expected llm:MODEL[?phase=...&seq=N&ctx=N&batch=B&layers=L]",
-                            where=spec)
-    model = resolve_model(name)
-    out = LlmSpec(model)
-    for item in filter(None, query.split("&")):
-        key, eq, value = item.partition("=")
-        if not eq or key not in OPTIONS:
-            raise WorkloadError(f"unknown option {item!r}; accepted: "
-                                f"{', '.join(k + '=' for k in OPTIONS)}", where=spec)
-        if key == "phase":
-            if value not in PHASES:
-                raise WorkloadError(f"phase must be one of {', '.join(PHASES)}; got {value!r}",
-                                    where=spec)
-            out = replace(out, phase=value)
-        elif key == "routing":
-            parse_routing(value, model, spec)
-            out = replace(out, routing=value)
-        else:
-            out = replace(out, **{key: _int(key, value, spec)})
-    if out.layers > model.layers:
-        raise WorkloadError(f"layers={out.layers} but {model.name} has {model.layers}",
-                            where=spec)
     return out
 
 
