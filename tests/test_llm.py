@@ -198,7 +198,7 @@ def test_npu_functional_fails_when_partial_sums_are_misplaced():
 
 # ---------------------------------------------------------------- results and reports
 def test_json_llm_keys_and_groups(capsys):
-    assert main(["run", "configs/systolic-32-ws.yaml", "llm:smollm2-135m?layers=1&ctx=64",
+    assert main(["run", "configs/llm-edge.yaml", "llm:smollm2-135m?layers=1&ctx=64",
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     llm = out["llm"]
@@ -212,7 +212,7 @@ def test_json_llm_keys_and_groups(capsys):
     assert groups["lm_head"]["macs"] == 576 * 49152
     for lr in out["layers"]:
         assert layer_group(lr["name"]) in groups
-    assert llm["kv_cache_bytes"] == 1 * 2 * 3 * 64 * 64 * 1
+    assert llm["kv_cache_bytes"] == 1 * 2 * 3 * 64 * 64 * 2
 
 
 def test_table_groups_rows_by_layer_type():
@@ -220,7 +220,7 @@ def test_table_groups_rows_by_layer_type():
 
     from simulator.report.table import layer_table, totals_lines
 
-    config = api.load_config("configs/systolic-32-ws.yaml")
+    config = api.load_config("configs/llm-edge.yaml")
     _, r = api.run(config, "llm:smollm2-135m?layers=1&phase=prefill&seq=8")
     console = Console(file=io.StringIO(), width=200)
     console.print(layer_table(r))
@@ -266,9 +266,9 @@ def test_quantized_weights_shrink_weight_bytes():
 def test_roofline_report_and_plot(tmp_path, capsys):
     from simulator.scenarios.llm_roofline import roofline
 
-    config = api.load_config("configs/systolic-32-ws.yaml")
+    config = api.load_config("configs/llm-edge.yaml")
     report = roofline(config, "smollm2-135m", seq=16, ctx=32)
-    assert report["peak_flops"] == 2 * 32 * 32 * config.clock_ghz * 1e9
+    assert report["peak_flops"] == 2 * 128 * 128 * config.clock_ghz * 1e9
     assert report["bandwidth_bytes_per_s"] == config.dram.bandwidth * config.clock_ghz * 1e9
     _, decode = api.run(config, "llm:smollm2-135m?phase=decode&ctx=32&layers=1")
     points = {p["op"]: p for p in report["points"] if p["phase"] == "decode"}
@@ -278,7 +278,7 @@ def test_roofline_report_and_plot(tmp_path, capsys):
             moved = lr.bytes["dram_read"] + lr.bytes["dram_write"]
             assert points[lr.name]["intensity"] == pytest.approx(2 * lr.macs / moved)
     plot = tmp_path / "r.png"
-    assert main(["llm", "roofline", "configs/systolic-32-ws.yaml", "smollm2-135m", "--seq",
+    assert main(["llm", "roofline", "configs/llm-edge.yaml", "smollm2-135m", "--seq",
                  "16", "--ctx", "32", "--plot", str(plot), "--json"]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(capsys.readouterr().out)["points"]
