@@ -360,3 +360,58 @@ def test_pass_inserts_the_trained_weights(tmp_path, bert):
     with pytest.raises(PassError, match="lack conv1.bias"):
         np.savez(tmp_path / "bad.npz", **{"layer0.conv1.weight": np.zeros((1, 1, 3, 3))})
         apply_passes(bert, [f"blockskim:keep=1,0.5,weights={tmp_path / 'bad.npz'}"])
+
+
+def test_blockskim_study_cli_on_real_text(tmp_path, capsys):
+    """The study end to end on a few real documents (MiniLM-L3, 2 training documents, 1 epoch):
+    the JSON contract, the unskimmed correlations equal scipy's on the model's own embeddings,
+    the FLOP ratio is the MAC sums', and the base cycles are the unskimmed graphs simulated."""
+    pytest.importorskip("tokenizers")
+    from pathlib import Path
+
+    from scipy.stats import spearmanr
+
+    from simulator.scenarios.attention import resolve_model
+    from simulator.scenarios.sentence_eval import Encoder, pair_similarities, tokenize
+    from workloads.errors import WorkloadError
+    from workloads.onnx_packaged import packaged_model_path
+    from workloads.wordpiece import read_documents
+
+    try:
+        model, _ = resolve_model("minilm-l3")
+    except WorkloadError as err:
+        pytest.skip(str(err))
+    lee = Path(__file__).parent / "data" / "lee"
+    docs = read_documents(lee / "lee.cor")[:4]
+    (tmp_path / "eval.cor").write_text("\n".join(docs) + "\n")
+    rows = [line.split() for line in (lee / "similarities0-1.txt").read_text().splitlines()]
+    (tmp_path / "sim.txt").write_text("\n".join("\t".join(r[:4]) for r in rows[:4]) + "\n")
+    cfg = str(CONFIGS / "systolic-128-os.yaml")
+    assert main(["blockskim-study", "minilm-l3", "--train", str(lee / "lee_background.cor"),
+                 "--train-docs", "2", "--epochs", "1", "--max-train-tokens", "64",
+                 "--eval-docs", str(tmp_path / "eval.cor"), "--eval-sim",
+                 str(tmp_path / "sim.txt"), "--config", cfg, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("spearman_full", "spearman_skim", "pearson_full", "pearson_skim",
+                "flop_speedup", "cycle_speedup", "predictor"):
+        assert key in out
+    assert out["predictor"]["trained"] is True
+    assert out["predictor"]["train_docs"] == 2 and out["predictor"]["epochs"] == 1
+    human = np.array([float(rows[i][j]) for i in range(4) for j in range(i + 1, 4)])
+    enc = Encoder(model)
+    padded = tokenize(docs, 32)
+    full = np.array([enc.embed(d) for d in padded])
+    assert out["spearman_full"] == pytest.approx(spearmanr(pair_similarities(full), human)[0])
+    assert out["flop_speedup"] == pytest.approx(out["macs_full"] / out["macs_skim"])
+    cfg_obj = api.load_config(cfg)
+    base = 0
+    for d in padded:
+        shape = (1, d.padded)
+        g = api.load(str(packaged_model_path("minilm-l3")),
+                     {"input_ids": shape, "attention_mask": shape})
+        base += api.simulate(api.lower(cfg_obj, g), cfg_obj).total_cycles
+    (cycles,) = out["cycles"].values()
+    assert cycles["base"] == base
+    assert out["cycle_speedup"] == {name: c["base"] / c["skim"]
+                                    for name, c in out["cycles"].items()}
+    assert [len(k) for k in out["kept_blocks"]] == [3, 3, 3, 3]

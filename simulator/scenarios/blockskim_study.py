@@ -250,7 +250,9 @@ def skim_pass_spec(doc: DocSkim, block: int, weights: str) -> str:
 
 
 def skim_costs(model_path: str, docs: list[DocSkim], block: int, weights: str, configs: list,
-               progress=None) -> tuple[int, int, int, dict[str, dict]]:
+               progress=None, inputs: tuple[str, ...] = ("input_ids", "attention_mask",
+                                                          "token_type_ids")
+               ) -> tuple[int, int, int, dict[str, dict]]:
     """MACs (the pass's count, predictor included) and simulated cycles on each config, summed
     over the documents: each distinct (length, kept-per-layer) schedule is built by the pass on
     the ONNX graph at that length, lowered and simulated once."""
@@ -272,8 +274,7 @@ def skim_costs(model_path: str, docs: list[DocSkim], block: int, weights: str, c
     for i, doc in enumerate(docs):
         if doc.padded not in graphs:
             shape = (1, doc.padded)
-            graphs[doc.padded] = api.load(model_path, {"input_ids": shape, "attention_mask":
-                                                       shape, "token_type_ids": shape})
+            graphs[doc.padded] = api.load(model_path, dict.fromkeys(inputs, shape))
         base = graphs[doc.padded]
         key = (doc.padded, tuple(len(b) for b in doc.kept_blocks))
         if key not in skims:
@@ -342,9 +343,11 @@ def real_text_study(model_spec: str, eval_docs: list[str], human: np.ndarray, co
     human = np.asarray(human, np.float64)
     pf, sf = correlations(pair_similarities(full), human)
     ps, ss = correlations(pair_similarities(skim), human)
+    inputs = tuple(i.name for i in model.graph.input
+                   if i.name in ("input_ids", "attention_mask", "token_type_ids"))
     macs_full, macs_skim, pred_macs, cycles = skim_costs(
         model_path, kept, block, weights_path, configs,
-        progress and (lambda d, n: progress("simulate", d, n)))
+        progress and (lambda d, n: progress("simulate", d, n)), inputs)
     n = encoder.layers
     tokens_full = [float(np.mean([d.padded for d in kept]))] * n
     tokens_skim = [float(np.mean([len(d.kept_blocks[i]) * block for d in kept]))
