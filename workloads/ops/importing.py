@@ -173,7 +173,11 @@ class ImportRule:
 
     def __call__(self, ctx: Context, node: Node, spec: Any) -> None:
         if self.custom is not None:
-            self.custom(ctx, node, spec)
+            try:
+                self.custom(ctx, node, spec)
+            except (ValueError, IndexError, TypeError, ZeroDivisionError) as err:
+                raise WorkloadError(f"inconsistent shapes or attributes ({err})",
+                                    where=node.where) from None
             return
         if self.prepare is not None:
             guard(node, lambda: self.prepare(ctx, node))

@@ -166,10 +166,12 @@ def _dynamic_quantize(c: Call) -> list[np.ndarray]:
     """uint8 codes of x with the scale and zero point that map [min(x, 0), max(x, 0)] onto
     [0, 255] (ONNX DynamicQuantizeLinear)."""
     x = np.asarray(c.inputs[0], np.float32)
-    lo = min(0.0, float(x.min())) if x.size else 0.0
-    hi = max(0.0, float(x.max())) if x.size else 0.0
-    scale = np.float32((hi - lo) / 255.0) if hi != lo else np.float32(1.0)
-    zero = np.uint8(np.clip(np.rint(-lo / scale), 0, 255))
+    # float32 arithmetic throughout, as the spec's reference and onnxruntime compute it: a
+    # scale one ulp off would move every rounding boundary of the tensor.
+    lo = np.minimum(np.float32(0), x.min()) if x.size else np.float32(0)
+    hi = np.maximum(np.float32(0), x.max()) if x.size else np.float32(0)
+    scale = np.float32((hi - lo) / np.float32(255)) if hi != lo else np.float32(1.0)
+    zero = np.uint8(np.clip(np.rint(np.float32(0) - lo / scale), 0, 255))
     y = quantize_linear(x, np.asarray(scale), np.asarray(zero))
     return [y, np.asarray(scale, np.float32), np.asarray(zero, np.uint8)]
 

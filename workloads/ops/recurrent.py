@@ -217,6 +217,9 @@ def _import_recurrent(ctx: Context, node: Node, spec: Any) -> None:
         x = b.one("Transpose", [x], perm=[1, 0, 2])
         h0 = b.one("Transpose", [h0], perm=[1, 0, 2]) if h0 else ""
         c0 = b.one("Transpose", [c0], perm=[1, 0, 2]) if c0 else ""
+    if len(ctx.shape(x)) != 3:
+        raise WorkloadError(f"X must be [seq_length, batch, input_size], got shape "
+                            f"{ctx.shape(x)}", where=node.where)
     seq, batch, feat = ctx.shape(x)
     if lens:
         value = ctx.const(lens)
@@ -319,6 +322,6 @@ def _stack(b: Builder, parts: list[str], axis: int) -> str:
 for _op, _doc in (("LSTM", "long short-term memory (iofc gates, peepholes)"),
                   ("GRU", "gated recurrent unit (zrh gates, linear_before_reset)"),
                   ("RNN", "simple recurrent layer")):
-    register(OpSpec(_op, "", 1, None, "control", _doc + "; imported as per-time-step GEMMs "
+    register(OpSpec(_op, "", 1, None, "matmul", _doc + "; imported as per-time-step GEMMs "
                     "and vector ops", importer=ImportRule(custom=_import_recurrent),
                     semantics=_recurrent))
