@@ -57,7 +57,7 @@ class Outcome:
     op: str
     status: str            # "pass", "fail", "error"
     detail: str = ""
-    pinned: bool = False   # integer inputs pinned as values
+    pinned: bool = False   # inputs pinned as values (shape or control operands)
 
 
 @dataclass
@@ -86,9 +86,14 @@ class Summary:
     def below_goal(self) -> dict[str, tuple[int, int]]:
         return {op: (p, n) for op, (p, n) in self.per_op().items() if p < PASS_RATE * n}
 
-    def line(self) -> str:
+    @property
+    def headline(self) -> str:
+        """The figure docs/onnx.md reports."""
         ops_ok = sum(p >= PASS_RATE * n for p, n in self.per_op().values())
-        return (f"{self.passed} of {self.run} cases pass, {ops_ok} operators "
+        return f"{self.passed} of {self.run} cases pass, {ops_ok} operators"
+
+    def line(self) -> str:
+        return (f"{self.headline} "
                 f"(>= {PASS_RATE:.0%} of their cases; {len(self.per_op())} operators run, "
                 f"{sum(self.skipped.values())} cases of {len(self.skipped)} unclaimed operators "
                 f"skipped, {len(self.out_of_scope)} cases passing sequences or optionals out of "
@@ -289,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(summary))
     print(summary.line())
-    print(f"{sum(o.pinned for o in summary.outcomes)} cases ran with integer inputs pinned as "
+    print(f"{sum(o.pinned for o in summary.outcomes)} cases ran with inputs pinned as "
           f"values; {summary.seconds:.1f} s")
     if args.verbose:
         for o in summary.outcomes:
