@@ -306,7 +306,29 @@ CASES: list[Case] = [
                                                                dtype=np.int32)],
          strides=[2, 2], pads=[1, 1, 1, 1]),
     case("DynamicQuantizeLinear", [X(3, 7, lo=-1, hi=3)], outputs=3),
-    # control flow (closed bodies; bodies capturing outer tensors: test_onnx_control.py)
+    # indexing (workloads/ops/indexing.py)
+    case("GatherElements", [X(3, 4), D([[0, 2, 1, -1], [2, 0, 0, 1]], np.int64)], axis=0),
+    case("ScatterElements", [X(3, 4), D([[1, 0], [2, 2]], np.int64), X(2, 2)], axis=1,
+         reduction="add"),
+    case("ScatterND", [X(4, 3), D([[1], [3]], np.int64), X(2, 3)], opset=18,
+         reduction="max"),
+    case("OneHot", [D([[1, 0], [3, -1]], np.int64), P(4, np.int64), P([0.0, 2.5], np.float32)],
+         axis=1),
+    case("Trilu", [X(2, 4, 5), P(1, np.int64)], upper=0),
+    case("TopK", [X(3, 6), P([3], np.int64)], axis=1, largest=0, outputs=2),
+    case("CumSum", [X(3, 4), P(1, np.int32)], exclusive=1, reverse=1),
+    case("ReverseSequence", [X(4, 3, 2), D([4, 1, 3], np.int64)], batch_axis=1, time_axis=0),
+    case("EyeLike", [X(3, 5)], k=1, dtype=TensorProto.INT32),
+    case("Compress", [X(3, 4), P([True, False, True, True], np.bool_)], axis=1),
+    case("Shrink", [X(2, 6)], lambd=0.7, bias=0.2),
+    *(case(op, [X(3, 4, lo=0, hi=250, dtype=np.uint8), X(4, lo=0, hi=250, dtype=np.uint8)])
+      for op in ("BitwiseAnd", "BitwiseOr", "BitwiseXor")),
+    case("BitwiseNot", [X(3, 4, lo=-100, hi=100, dtype=np.int32)]),
+    case("GroupNormalization", [X(2, 6, 3, 3), X(3), X(3)], opset=18, num_groups=3),
+    case("RMSNormalization", [X(2, 3, 8), X(8)], opset=23, epsilon=1e-5),
+    case("Swish", [X(2, 5)], opset=24, alpha=1.5),
+    case("CumProd", [X(3, 4, lo=0.5, hi=1.5), P(0, np.int64)], opset=26),
+    # control flow (closed bodies; bodies capturing outer tensors: test_onnx_inputs.py)
     case("Loop", [P(3, np.int64), P(True, np.bool_), X(2, 3)], outputs=2,
          body=helper.make_graph(
              [helper.make_node("Identity", ["c"], ["c_out"]),
@@ -381,7 +403,9 @@ def _model(c: Case):
     inferred = shape_inference.infer_shapes(model)
     for out in model.graph.output:   # declare the element type only; shapes come from ORT
         elem = next(o for o in inferred.graph.output if o.name == out.name).type
-        out.type.tensor_type.elem_type = elem.tensor_type.elem_type
+        # (ONNX infers no type for some function ops, e.g. GroupNormalization: X's type)
+        out.type.tensor_type.elem_type = elem.tensor_type.elem_type or \
+            helper.np_dtype_to_tensor_dtype(c.inputs[0][1].dtype)
     return model, feeds
 
 

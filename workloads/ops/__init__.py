@@ -14,6 +14,7 @@ prints it. One module per family::
     reduction.py      Reduce*, ArgMax, ArgMin
     shape.py          views (Reshape...) and data movement (Transpose, Concat, Gather...)
     quantization.py   QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
+    indexing.py       GatherElements, ScatterND, OneHot, Trilu, TopK, CumSum, Bitwise*, RMSNorm...
     integer.py        MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (int8 GEMMs)
     resize.py         Resize, Upsample
     control.py        If, Loop, Scan (decomposed at import: branch taken, bodies unrolled)
@@ -31,6 +32,7 @@ from workloads.ops import (  # noqa: F401  (registration: each family adds its e
     control,
     elementwise,
     gnn,
+    indexing,
     integer,
     matmul,
     normalization,
