@@ -68,12 +68,10 @@ def _scatter_nd(c: Call) -> list[np.ndarray]:
     idx = np.asarray(c.inputs[1]).astype(np.int64)
     upd = np.asarray(c.inputs[2]).astype(x.dtype)
     fn = _reduction(c)
-    k = idx.shape[-1]
     for pos in np.ndindex(idx.shape[:-1]):
         target = tuple(int(i) for i in idx[pos])
         target = tuple(t + x.shape[d] if t < 0 else t for d, t in enumerate(target))
         x[target] = upd[pos] if fn is None else fn(x[target], upd[pos])
-    del k
     return [x]
 
 
