@@ -30,11 +30,13 @@ __all__ = ["Result", "Trace", "check_supported", "compile", "config_from_dict", 
            "replay", "run", "simulate"]
 
 
-def load(workload: str, input_shapes: Shapes | None = None) -> Graph:
-    """The Graph of a workload name (``gemm:...``, ``zoo:...``, ``FILE.onnx``, ``gnn:...``)."""
+def load(workload: str, input_shapes: Shapes | None = None,
+         input_values: dict[str, Any] | None = None) -> Graph:
+    """The Graph of a workload name (``gemm:...``, ``zoo:...``, ``FILE.onnx``, ``gnn:...``);
+    ``input_shapes``/``input_values`` pin an ONNX model's inputs (``--input-shape/-value``)."""
     from workloads.loader import load_workload
 
-    return load_workload(workload, input_shapes)
+    return load_workload(workload, input_shapes, input_values)
 
 
 def cost_model(config) -> Any:
