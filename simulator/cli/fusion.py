@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from simulator.cli.common import add_set_flag, make_console, parse_overrides
+from simulator.cli.common import (
+    add_input_shape_flag,
+    add_set_flag,
+    make_console,
+    parse_input_shapes,
+    parse_overrides,
+)
 from simulator.errors import ConfigError
 
 
@@ -19,6 +25,11 @@ def add_parsers(sub) -> dict[str, Callable]:
                    help="workloads (as for run; light:NAME for the onnx wheel's models); "
                         "default: AlexNet, VGG-19, ResNet-50, GoogLeNet, MobileNet-v2, SqueezeNet")
     add_set_flag(p)
+    add_input_shape_flag(p)
+    p.add_argument("--leave-one-out", action="store_true",
+                   help="also judge the heuristic with a rule learned on the synthesized "
+                        "kernels plus every other network's fusion units (each network's own "
+                        "held out), next to the rule learned on synthesized kernels only")
     p.add_argument("--max-group", type=int, default=8, metavar="N",
                    help="most fusion units per kernel the tuners consider (default 8)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -29,7 +40,12 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 def cmd_fusion(args) -> int:
     from simulator.api import load_config
-    from simulator.scenarios.fusion_study import NETWORKS, fusion_study, plot_study
+    from simulator.scenarios.fusion_study import (
+        NETWORKS,
+        fusion_study,
+        leave_one_network_out,
+        plot_study,
+    )
 
     config = load_config(args.config, parse_overrides(args.overrides))
     if config.kind != "npu":
@@ -38,15 +54,19 @@ def cmd_fusion(args) -> int:
     if args.max_group < 1:
         raise ConfigError(f"--max-group must be at least 1, got {args.max_group}")
     networks = {w: w for w in args.workloads} if args.workloads else NETWORKS
-    rows, facts = fusion_study(config, networks, args.max_group)
+    rows, facts = fusion_study(config, networks, args.max_group,
+                               input_shapes=parse_input_shapes(args.input_shapes))
+    held = leave_one_network_out(config, rows, args.max_group) if args.leave_one_out else []
     if args.plot:
         plot_study(rows, args.plot, f"fusion and core-count tuning on {config.name}")
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         import json
 
-        print(json.dumps({"config": config.name, **facts, "rows": [r.to_json() for r in rows]},
-                         indent=2))
+        out = {"config": config.name, **facts, "rows": [r.to_json() for r in rows]}
+        if held:
+            out["leave_one_out"] = [h.to_json() for h in held]
+        print(json.dumps(out, indent=2))
         return 0
     from rich.table import Table
 
@@ -62,7 +82,20 @@ def cmd_fusion(args) -> int:
                       f"{r.oracle_speedup:.2f}x", f"{100 * r.heuristic_gap:+.1f}%",
                       f"{r.heuristic_search_s:.4f}", f"{r.oracle_search_s:.1f}",
                       f"{r.baseline_kernels}/{r.heuristic_kernels}/{r.oracle_kernels}")
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    if held:
+        lono = Table(title="heuristic vs oracle with the network held out: rule learned on the "
+                     "synthesized kernels only, and on them plus the other networks' fusion "
+                     "units", title_justify="left")
+        for col in ("network", "oracle cycles", "synthesized only", "gap", "+ other networks",
+                    "gap", "samples from others"):
+            lono.add_column(col, justify="left" if col == "network" else "right")
+        for h in held:
+            lono.add_row(h.network, f"{h.oracle_cycles:,}", f"{h.synthesized_cycles:,}",
+                         f"{100 * h.synthesized_gap:+.1f}%", f"{h.lono_cycles:,}",
+                         f"{100 * h.lono_gap:+.1f}%", f"{h.lono_samples:,}")
+        console.print(lono)
     print(f"heuristic kernel-cost rule learned from {facts['profiled_layers']} synthesized "
           "layers and fused groups "
           f"({facts['profile_simulations']} simulations, {facts['profile_s']:.1f} s, once per "

@@ -41,13 +41,20 @@ from workloads.ops import gemm_shapes, is_matmul, is_view, vector_work
 FEATURES = ("layer_bound", "layer_overlap", "array_folds", "layers", "barrier_sync",
             "scratchpad", "constant")
 
-_SIZES = (7, 14, 28, 56, 112)
-_CHANNELS = (32, 128, 512)
+# The synthesized shapes are off the usual CNN grid on purpose (8/15/30/60/100 px, 40/144/448
+# channels, FC 1200/3000/8000 -> 900/3500): no synthesized layer has the shape of a layer of any
+# network the study evaluates (the six of the report, DenseNet-121, Inception-v2, ShuffleNet,
+# ZFNet-512), so the rule is learned on data disjoint from what it is judged on (tested).
+_SIZES = (8, 15, 30, 60, 100)
+_CHANNELS = (40, 144, 448)
+_FC_INPUTS = (1200, 3000, 8000)
+_FC_OUTPUTS = (900, 3500)
 MAX_SYNTH_MACS = 1.3e9
 #: Synthesized fused groups: (pattern, spatial size, channels).
-GROUP_PATTERNS = ("chain", "bottleneck", "inverted", "squeeze")
-_GROUP_SIZES = (7, 14, 28, 56)
-_GROUP_CHANNELS = (16, 32, 64, 128, 256, 512)
+GROUP_PATTERNS = ("chain", "bottleneck", "inverted", "squeeze", "inception", "inception2",
+                  "reduction", "dense")
+_GROUP_SIZES = (8, 15, 30, 60)
+_GROUP_CHANNELS = (20, 40, 72, 144, 288, 448)
 
 
 def synthesized_layers() -> list[tuple[str, int, int, int, int]]:
@@ -60,8 +67,8 @@ def synthesized_layers() -> list[tuple[str, int, int, int, int]]:
                 if h * h * c * c * k * k <= MAX_SYNTH_MACS:
                     out.append(("conv", h, c, c, k))
             out.append(("dwconv", h, c * 2, c * 2, 3))
-    for k_in in (1024, 4096, 9216):
-        for n in (1000, 4096):
+    for k_in in _FC_INPUTS:
+        for n in _FC_OUTPUTS:
             out.append(("fc", 1, k_in, n, 1))
     return out
 
@@ -73,8 +80,26 @@ def synthesized_groups() -> list[tuple[str, int, int]]:
         for h in _GROUP_SIZES:
             for c in _GROUP_CHANNELS:
                 macs = h * h * c * c * (18 if pattern == "chain" else 12)
+                if pattern in ("inception", "inception2", "reduction", "dense") and c < 40:
+                    continue
                 if macs <= 1.5e9 and not (pattern == "inverted" and c > 160):
                     out.append((pattern, h, c))
+    return out
+
+
+def layer_signatures(graph: Graph) -> set[tuple]:
+    """The shape of every array layer of ``graph``: a Conv as (input H, W, C, output C, kernel
+    H, W, strides, group), a Gemm/MatMul with a constant operand as its sorted weight dims.
+    Two graphs share a layer shape when their signature sets intersect."""
+    out: set[tuple] = set()
+    for op in graph.ops:
+        if op.type == "Conv":
+            x, w = graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape
+            out.add(("conv", x[2], x[3], x[1], w[0], w[2], w[3],
+                     tuple(op.attrs.get("strides") or (1, 1)), op.attrs.get("group", 1)))
+        elif op.type == "Gemm" or (op.type == "MatMul" and len(op.inputs) > 1
+                                   and graph.tensor(op.inputs[1]).values is not None):
+            out.add(("fc", *sorted(graph.tensor(op.inputs[1]).shape)))
     return out
 
 
@@ -133,10 +158,57 @@ def synth_group(pattern: str, size: int, channels: int) -> Graph:
     elif pattern == "squeeze":      # 1x1 squeeze to c/8 -> 3x3 to c/2 (SqueezeNet, Inception)
         y = _unary(g, "r0", "Relu", add_conv(g, "c0", x, max(c // 8, 8), (1, 1)))
         x = _unary(g, "r1", "Relu", add_conv(g, "c1", y, c // 2, (3, 3), pads=same))
+    elif pattern == "inception":    # four branches concatenated (GoogLeNet, Inception)
+        b1 = _unary(g, "r0", "Relu", add_conv(g, "c0", x, c // 4, (1, 1)))
+        b2 = _unary(g, "r1", "Relu", add_conv(g, "c1", x, c // 8, (1, 1)))
+        b2 = _unary(g, "r2", "Relu", add_conv(g, "c2", b2, c // 4, (3, 3), pads=same))
+        b3 = _unary(g, "r3", "Relu", add_conv(g, "c3", x, c // 16, (1, 1)))
+        b3 = _unary(g, "r4", "Relu", add_conv(g, "c4", b3, c // 8, (5, 5), pads=(2, 2, 2, 2)))
+        g.add_tensor(Tensor("pool.Y", g.tensor(x).shape))
+        g.add_op(Op("pool", "MaxPool", [x], ["pool.Y"], {"kernel_shape": [3, 3],
+                                                          "strides": [1, 1], "pads": [1] * 4}))
+        b4 = _unary(g, "r5", "Relu", add_conv(g, "c5", "pool.Y", c // 8, (1, 1)))
+        x = _concat(g, "cat", [b1, b2, b3, b4])
+    elif pattern == "inception2":   # BN-Inception: double 3x3 instead of 5x5, avg-pool branch
+        b1 = _unary(g, "r0", "Relu", add_conv(g, "c0", x, c // 4, (1, 1)))
+        b2 = _unary(g, "r1", "Relu", add_conv(g, "c1", x, c // 8, (1, 1)))
+        b2 = _unary(g, "r2", "Relu", add_conv(g, "c2", b2, c // 4, (3, 3), pads=same))
+        b3 = _unary(g, "r3", "Relu", add_conv(g, "c3", x, c // 8, (1, 1)))
+        b3 = _unary(g, "r4", "Relu", add_conv(g, "c4", b3, c // 8, (3, 3), pads=same))
+        b3 = _unary(g, "r5", "Relu", add_conv(g, "c5", b3, c // 8, (3, 3), pads=same))
+        g.add_tensor(Tensor("pool.Y", g.tensor(x).shape))
+        g.add_op(Op("pool", "AveragePool", [x], ["pool.Y"], {"kernel_shape": [3, 3],
+                                                              "strides": [1, 1], "pads": [1] * 4}))
+        b4 = _unary(g, "r6", "Relu", add_conv(g, "c6", "pool.Y", c // 8, (1, 1)))
+        x = _concat(g, "cat", [b1, b2, b3, b4])
+    elif pattern == "reduction":    # stride-2 module: two conv branches and a max pool
+        half = (1, 1, 1, 1)
+        b1 = _unary(g, "r0", "Relu", add_conv(g, "c0", x, c // 4, (1, 1)))
+        b1 = _unary(g, "r1", "Relu", add_conv(g, "c1", b1, c // 4, (3, 3), (2, 2), half))
+        b2 = _unary(g, "r2", "Relu", add_conv(g, "c2", x, c // 8, (1, 1)))
+        b2 = _unary(g, "r3", "Relu", add_conv(g, "c3", b2, c // 8, (3, 3), pads=same))
+        b2 = _unary(g, "r4", "Relu", add_conv(g, "c4", b2, c // 8, (3, 3), (2, 2), half))
+        shape = g.tensor(b1).shape
+        g.add_tensor(Tensor("pool.Y", (1, c, shape[2], shape[3])))
+        g.add_op(Op("pool", "MaxPool", [x], ["pool.Y"], {"kernel_shape": [3, 3],
+                                                          "strides": [2, 2], "pads": [1] * 4}))
+        x = _concat(g, "cat", [b1, b2, "pool.Y"])
+    elif pattern == "dense":        # a DenseNet layer: BN-free 1x1 -> 3x3, concat with input
+        y = _unary(g, "r0", "Relu", add_conv(g, "c0", x, c // 2, (1, 1)))
+        y = _unary(g, "r1", "Relu", add_conv(g, "c1", y, c // 8, (3, 3), pads=same))
+        x = _concat(g, "cat", [x, y])
     else:
         raise ValueError(f"unknown pattern {pattern!r}")
     g.outputs = [x]
     return g
+
+
+def _concat(g: Graph, name: str, parts: list[str]) -> str:
+    shape = list(g.tensor(parts[0]).shape)
+    shape[1] = sum(g.tensor(p).shape[1] for p in parts)
+    g.add_tensor(Tensor(f"{name}.Y", tuple(shape)))
+    g.add_op(Op(name, "Concat", parts, [f"{name}.Y"], {"axis": 1}))
+    return f"{name}.Y"
 
 
 @dataclass

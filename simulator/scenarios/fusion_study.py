@@ -11,6 +11,8 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from simulator import api
 from simulator.config.npu import KernelSpec, NpuConfig
 from simulator.errors import ConfigError
@@ -27,6 +29,13 @@ NETWORKS = {
     "MobileNet-v2": "zoo:mobilenet_v2",
     "SqueezeNet": "light:light_squeezenet",
 }
+#: Networks outside the report's table, to judge the rule on models it was never tuned on.
+HELD_OUT = {
+    "DenseNet-121": "light:light_densenet121",
+    "Inception-v2": "light:light_inception_v2",
+    "ShuffleNet": "light:light_shufflenet",
+    "ZFNet-512": "light:light_zfnet512",
+}
 
 
 def light_model_path(name: str) -> str:
@@ -38,11 +47,12 @@ def light_model_path(name: str) -> str:
     return path
 
 
-def load_network(workload: str) -> Graph:
-    """A workload name as ``archsim run`` takes it, or ``light:NAME`` for the onnx wheel's."""
+def load_network(workload: str, input_shapes: dict | None = None) -> Graph:
+    """A workload name as ``archsim run`` takes it (an ONNX file with ``input_shapes`` pinning
+    its dynamic dims), or ``light:NAME`` for the onnx wheel's."""
     if workload.startswith("light:"):
-        return api.load(light_model_path(workload.removeprefix("light:")))
-    return api.load(workload)
+        return api.load(light_model_path(workload.removeprefix("light:")), input_shapes)
+    return api.load(workload, input_shapes)
 
 
 @dataclass
@@ -86,8 +96,9 @@ def _groups(kernels: list[KernelSpec]) -> list[dict]:
 
 
 def study_network(config: NpuConfig, name: str, workload: str,
-                  max_group: int = DEFAULT_MAX_GROUP) -> StudyRow:
-    graph = load_network(workload)
+                  max_group: int = DEFAULT_MAX_GROUP, input_shapes: dict | None = None
+                  ) -> StudyRow:
+    graph = load_network(workload, input_shapes)
     model = api.cost_model(config)
     base = model.layer_by_layer(graph, config.default_cores)
     rule, _, rule_s = heuristic(graph, model, max_group)
@@ -102,8 +113,8 @@ def study_network(config: NpuConfig, name: str, workload: str,
 
 
 def fusion_study(config: NpuConfig, networks: dict[str, str] | None = None,
-                 max_group: int = DEFAULT_MAX_GROUP, progress=None) -> tuple[list[StudyRow],
-                                                                              dict]:
+                 max_group: int = DEFAULT_MAX_GROUP, progress=None,
+                 input_shapes: dict | None = None) -> tuple[list[StudyRow], dict]:
     """Rows for ``networks`` (default: the six of the report) and the profiling facts."""
     if config.kind != "npu":
         raise ConfigError(f"the fusion study needs an npu config, got kind {config.kind!r}")
@@ -113,11 +124,81 @@ def fusion_study(config: NpuConfig, networks: dict[str, str] | None = None,
              "profile_simulations": table.simulations, "cost_model": table.to_json()}
     rows = []
     for name, workload in (networks or NETWORKS).items():
-        rows.append(study_network(config, name, workload, max_group))
+        rows.append(study_network(config, name, workload, max_group, input_shapes))
         if progress is not None:
             progress(rows[-1])
     facts["wall_s"] = time.perf_counter() - start
     return rows, facts
+
+
+@dataclass
+class HoldOutRow:
+    """One network judged by a rule that never saw it."""
+
+    network: str
+    oracle_cycles: int
+    synthesized_cycles: int       # rule learned on the synthesized kernels only
+    lono_cycles: int              # rule learned on them plus every other network's units
+    lono_samples: int             # (kernel, core count) samples of the other networks
+
+    @property
+    def synthesized_gap(self) -> float:
+        return self.synthesized_cycles / self.oracle_cycles - 1
+
+    @property
+    def lono_gap(self) -> float:
+        return self.lono_cycles / self.oracle_cycles - 1
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "synthesized_gap": self.synthesized_gap,
+                "lono_gap": self.lono_gap}
+
+
+def unit_samples(graph: Graph, model) -> tuple[np.ndarray, np.ndarray]:
+    """Every fusion unit of ``graph`` as a one-unit kernel at every core count, simulated:
+    the learned cost's features and the cycles above the fixed cost (as the profile's)."""
+    from simulator.passes.fusion_heuristic import KernelFeatures
+    from simulator.passes.fusion_search import fusion_units
+
+    coster, feats = model.kernel_coster(graph), KernelFeatures(graph, model)
+    index = {op.name: i for i, op in enumerate(graph.ops)}
+    rows, target = [], []
+    for unit in fusion_units(graph):
+        lo, hi = index[unit[0].name], index[unit[-1].name]
+        for c in model.core_options():
+            rows.append(feats.features(lo, hi, c))
+            target.append(coster.cost(graph.ops[lo:hi + 1], c) - feats.fixed(c))
+    return np.array(rows, float), np.array(target, float)
+
+
+def leave_one_network_out(config: NpuConfig, rows: list[StudyRow],
+                          max_group: int = DEFAULT_MAX_GROUP) -> list[HoldOutRow]:
+    """For each network i of ``rows``: the heuristic's plan under a rule learned on the
+    synthesized kernels plus every fusion unit (one-unit kernels, at every core count) of the
+    *other* networks, i's units held out; next to the rule learned on synthesized kernels only.
+    Both are judged against the oracle's plan of ``rows``."""
+    from simulator.passes.fusion_heuristic import (
+        CostModel,
+        fit_weights,
+        profile_samples,
+        synthesized_kernels,
+    )
+
+    model = api.cost_model(config)
+    base_x, base_y, _, _ = profile_samples(synthesized_kernels(), model)
+    graphs = {r.network: load_network(r.workload) for r in rows}
+    samples = {name: unit_samples(g, model) for name, g in graphs.items()}
+    out = []
+    for r in rows:
+        others = [samples[n] for n in graphs if n != r.network]
+        x = np.vstack([base_x, *(s[0] for s in others)])
+        y = np.concatenate([base_y, *(s[1] for s in others)])
+        table = CostModel(fit_weights(x, y))
+        kernels, _, _ = heuristic(graphs[r.network], model, max_group, table=table)
+        out.append(HoldOutRow(r.network, r.oracle_cycles, r.heuristic_cycles,
+                              model.plan_cycles(graphs[r.network], kernels),
+                              sum(len(s[1]) for s in others)))
+    return out
 
 
 def plot_study(rows: list[StudyRow], path: str, title: str) -> None:
@@ -126,7 +207,6 @@ def plot_study(rows: list[StudyRow], path: str, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from simulator.report.export import atomic_write
 
