@@ -2,8 +2,11 @@
 
 Targets: a Llama-2-7B decode step (batch 1, 1,024 tokens in the KV cache) and a 2,048-token
 prefill each lower and simulate in under 5 s on configs/tpu-v1-256-ws.yaml (one 256x256
-array: ~250k and ~290k instructions). Prints wall-clock and CPU seconds of building the graph,
-lowering and simulating, the instruction count, and the simulated TPOT / TTFT.
+array: ~250k and ~290k instructions). Prints wall-clock seconds of building the graph, lowering
+and simulating, the instruction count, and the simulated TPOT / TTFT. The target is checked on
+the process's CPU seconds for the three (on an idle machine wall clock is the same; on a shared
+one other processes' load inflates wall clock, not this work). About two thirds of the time is
+the systolic lowering's per-tile Python (~16 us per instruction), the rest the engine.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:8} {m['instructions']:>8,} {m['build_s']:>5.2f}s {m['lower_s']:>5.2f}s "
               f"{m['simulate_s']:>5.2f}s {m['total_s']:>5.2f}s {m['cpu_s']:>5.2f}s  "
               f"{what} {m['ms']:.2f} ms, {m['tokens_per_s']:,.1f} tokens/s")
-        if m["total_s"] > TARGET_S:
-            failed.append(f"{name}: {m['total_s']:.2f} s > {TARGET_S} s")
+        if m["cpu_s"] > TARGET_S:
+            failed.append(f"{name}: {m['cpu_s']:.2f} CPU s > {TARGET_S} s")
     for line in failed:
         print(f"target missed: {line}")
     return 1 if failed else 0
