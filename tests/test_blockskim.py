@@ -415,3 +415,48 @@ def test_blockskim_study_cli_on_real_text(tmp_path, capsys):
     assert out["cycle_speedup"] == {name: c["base"] / c["skim"]
                                     for name, c in out["cycles"].items()}
     assert [len(k) for k in out["kept_blocks"]] == [3, 3, 3, 3]
+
+
+def test_packaged_predictor_decides_what_onnxruntime_computes():
+    """The shipped weights (trained on the Lee background corpus for MiniLM-L6): one predictor
+    per deciding layer, of the model's shapes; on a real evaluation document the study's first
+    skim decision is exactly the blocks onnxruntime's run of the predictor network keeps."""
+    pytest.importorskip("tokenizers")
+    import onnxruntime as ort
+
+    from simulator.passes.blockskim_scores import (
+        PACKAGED_PREDICTOR,
+        predictor_meta,
+        predictor_weights,
+    )
+    from simulator.scenarios.attention import resolve_model
+    from simulator.scenarios.blockskim_study import skim_documents
+    from simulator.scenarios.sentence_eval import Encoder, tokenize
+    from workloads.errors import WorkloadError
+    from workloads.wordpiece import read_documents
+
+    preds = predictor_weights("packaged")
+    assert sorted(preds) == [0, 1, 2, 3, 4]
+    for p in preds.values():
+        p.check(12, 32)
+    meta = predictor_meta(PACKAGED_PREDICTOR)
+    assert meta["model"] == "minilm-l6-int8" and meta["train_docs"] == 300
+    try:
+        model, _ = resolve_model("minilm-l6-int8")
+    except WorkloadError as err:
+        pytest.skip(str(err))
+    from pathlib import Path
+
+    doc = tokenize(read_documents(Path(__file__).parent / "data" / "lee" / "lee.cor")[:1], 32)
+    enc = Encoder(model)
+    _, _, (kept,) = skim_documents(enc, doc, preds, 32, 0.5)
+    probs, _ = enc.run(doc[0])
+    sess = ort.InferenceSession(cnn_as_onnx(preds[0], 12, 32).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    logits = sess.run(None, {"x": diagonal_blocks(probs[0], 32)})[0]
+    p_keep = np.exp(logits[:, 1]) / np.exp(logits).sum(1)
+    want = np.flatnonzero(p_keep >= 0.5)
+    if want.size == 0:
+        want = np.array([int(np.argmax(p_keep))])
+    assert kept.kept_blocks[1] == want.tolist()
+    assert kept.kept_blocks[0] == list(range(doc[0].padded // 32))

@@ -84,10 +84,10 @@ def add_parsers(sub: Any) -> dict[str, Any]:
     p.add_argument("--block", type=int, default=32, help="tokens per block (default 32)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="keep a block when the predictor's P(keep) >= this (default 0.5)")
-    p.add_argument("--tau", type=float, default=0.02,
+    p.add_argument("--tau", type=float, default=0.03,
                    help="label threshold: cosine distance of the pooled embedding above which "
-                        "a block is labelled keep (default 0.02)")
-    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+                        "a block is labelled keep (default 0.03)")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
     p.add_argument("--train-docs", type=int, metavar="N", help="use the first N training docs")
     p.add_argument("--max-train-tokens", type=int, default=128, metavar="L",
                    help="training documents truncated to L tokens (default 128)")

@@ -297,8 +297,8 @@ def skim_costs(model_path: str, docs: list[DocSkim], block: int, weights: str, c
 
 def real_text_study(model_spec: str, eval_docs: list[str], human: np.ndarray, configs: list,
                     train_docs: list[str] | None = None, weights: str | None = None,
-                    block: int = 32, threshold: float = 0.5, tau: float = 0.05,
-                    epochs: int = 20, max_train_tokens: int = 128, seed: int = 0,
+                    block: int = 32, threshold: float = 0.5, tau: float = 0.03,
+                    epochs: int = 10, max_train_tokens: int = 128, seed: int = 0,
                     weights_out: str | None = None, progress=None) -> RealTextStudy:
     """Train (or load) the per-layer predictors, skim every evaluation document, correlate the
     full and skimmed embeddings' pair similarities with the human ratings, and cost the skimmed
