@@ -460,3 +460,37 @@ def test_packaged_predictor_decides_what_onnxruntime_computes():
         want = np.array([int(np.argmax(p_keep))])
     assert kept.kept_blocks[1] == want.tolist()
     assert kept.kept_blocks[0] == list(range(doc[0].padded // 32))
+
+
+def test_removal_equals_masking_on_the_real_int8_minilm():
+    """MiniLM-L6 int8 (an export with an expanded [1, 1, L, L] attention mask, gathered on both
+    axes): the pass's shrunk graph run in onnxruntime equals the key-mask emulation of the
+    unmodified model at the kept positions."""
+    import onnxruntime as ort
+
+    from simulator.scenarios.attention import resolve_model
+    from workloads.errors import WorkloadError
+    from workloads.onnx_packaged import packaged_model_path
+
+    try:
+        model, _ = resolve_model("minilm-l6-int8")
+    except WorkloadError as err:
+        pytest.skip(str(err))
+    shape = (1, 64)
+    g = api.load(str(packaged_model_path("minilm-l6-int8")),
+                 {"input_ids": shape, "attention_mask": shape, "token_type_ids": shape})
+    layers = encoder_layers(g)
+    assert len(layers) == 6
+    plan = [np.arange(2)] * 2 + [np.array([1])] * 4
+    skimmed, _ = rewrite(g, layers, plan, SkimOptions(keep=[1], predictor="none"))
+    ids = np.random.default_rng(0).integers(1000, 20000, 64)
+    ids[0], ids[-1] = 101, 102
+    feeds = {"input_ids": ids[None], "attention_mask": np.ones((1, 64), np.int64),
+             "token_type_ids": np.zeros((1, 64), np.int64)}
+    sess = ort.InferenceSession(graph_to_onnx(skimmed, random_values(skimmed, 0))
+                                .SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    removed = sess.run(None, {k: v for k, v in feeds.items() if k in names})[0]
+    runner = MaskedRunner(model, feeds)
+    _, hidden = runner.run([np.repeat(np.isin(np.arange(2), p), 32) for p in plan])
+    np.testing.assert_allclose(removed.reshape(32, -1), hidden[32:], rtol=1e-3, atol=1e-3)

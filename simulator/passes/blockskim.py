@@ -287,6 +287,7 @@ class _Rewriter:
         self.rename: dict[str, str] = {}
         self.alive = np.arange(length)                  # absolute positions alive now
         self.predictor_macs = 0
+        self.aligned: set[str] = set()                  # broadcast operands gathered here
         self.trained = None
         if opts.weights and opts.predictor == "cnn":
             from simulator.passes.blockskim_scores import PredictorError, predictor_weights
@@ -487,10 +488,15 @@ class _Rewriter:
         if have != self.length:
             raise PassError(f"node {op.name!r}: input {name!r} has length {have} on a skimmed "
                             f"axis of length {n}", where="--pass blockskim")
-        if name in self.marks:
+        if name in self.marks and name not in self.aligned:
             raise PassError(f"node {op.name!r}: input {name!r} is skimmed on another axis",
                             where="--pass blockskim")
-        op.inputs[index] = self.gather(name, self.alive, axis, f"{op.name}.skim_in{index}")
+        # a broadcast operand (a mask) may need the sequence axis cut on two of its axes, e.g. an
+        # expanded [1, 1, L, L] attention mask: gather it again on the second one
+        suffix = f".{axis}" if name in self.aligned else ""
+        op.inputs[index] = self.gather(name, self.alive, axis,
+                                       f"{op.name}.skim_in{index}{suffix}")
+        self.aligned.add(op.inputs[index])
 
     def _elementwise(self, op: Op) -> None:
         rank = len(self.orig(op.outputs[0]))
