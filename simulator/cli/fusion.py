@@ -6,10 +6,11 @@ import sys
 from collections.abc import Callable
 
 from simulator.cli.common import (
-    add_input_shape_flag,
+    add_input_flags,
     add_set_flag,
     make_console,
     parse_input_shapes,
+    parse_input_values,
     parse_overrides,
 )
 from simulator.errors import ConfigError
@@ -25,7 +26,7 @@ def add_parsers(sub) -> dict[str, Callable]:
                    help="workloads (as for run; light:NAME for the onnx wheel's models); "
                         "default: AlexNet, VGG-19, ResNet-50, GoogLeNet, MobileNet-v2, SqueezeNet")
     add_set_flag(p)
-    add_input_shape_flag(p)
+    add_input_flags(p)
     p.add_argument("--leave-one-out", action="store_true",
                    help="also judge the heuristic with a rule learned on the synthesized "
                         "kernels plus every other network's fusion units (each network's own "
@@ -55,7 +56,8 @@ def cmd_fusion(args) -> int:
         raise ConfigError(f"--max-group must be at least 1, got {args.max_group}")
     networks = {w: w for w in args.workloads} if args.workloads else NETWORKS
     rows, facts = fusion_study(config, networks, args.max_group,
-                               input_shapes=parse_input_shapes(args.input_shapes))
+                               input_shapes=parse_input_shapes(args.input_shapes),
+                               input_values=parse_input_values(args.input_values))
     held = leave_one_network_out(config, rows, args.max_group) if args.leave_one_out else []
     if args.plot:
         plot_study(rows, args.plot, f"fusion and core-count tuning on {config.name}")

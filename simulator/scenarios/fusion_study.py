@@ -47,12 +47,13 @@ def light_model_path(name: str) -> str:
     return path
 
 
-def load_network(workload: str, input_shapes: dict | None = None) -> Graph:
-    """A workload name as ``archsim run`` takes it (an ONNX file with ``input_shapes`` pinning
-    its dynamic dims), or ``light:NAME`` for the onnx wheel's."""
+def load_network(workload: str, input_shapes: dict | None = None,
+                 input_values: dict | None = None) -> Graph:
+    """A workload name as ``archsim run`` takes it (an ONNX file with ``input_shapes`` /
+    ``input_values`` pinning its inputs), or ``light:NAME`` for the onnx wheel's."""
     if workload.startswith("light:"):
-        return api.load(light_model_path(workload.removeprefix("light:")), input_shapes)
-    return api.load(workload, input_shapes)
+        workload = light_model_path(workload.removeprefix("light:"))
+    return api.load(workload, input_shapes, input_values)
 
 
 @dataclass
@@ -96,9 +97,9 @@ def _groups(kernels: list[KernelSpec]) -> list[dict]:
 
 
 def study_network(config: NpuConfig, name: str, workload: str,
-                  max_group: int = DEFAULT_MAX_GROUP, input_shapes: dict | None = None
-                  ) -> StudyRow:
-    graph = load_network(workload, input_shapes)
+                  max_group: int = DEFAULT_MAX_GROUP, input_shapes: dict | None = None,
+                  input_values: dict | None = None) -> StudyRow:
+    graph = load_network(workload, input_shapes, input_values)
     model = api.cost_model(config)
     base = model.layer_by_layer(graph, config.default_cores)
     rule, _, rule_s = heuristic(graph, model, max_group)
@@ -114,7 +115,8 @@ def study_network(config: NpuConfig, name: str, workload: str,
 
 def fusion_study(config: NpuConfig, networks: dict[str, str] | None = None,
                  max_group: int = DEFAULT_MAX_GROUP, progress=None,
-                 input_shapes: dict | None = None) -> tuple[list[StudyRow], dict]:
+                 input_shapes: dict | None = None, input_values: dict | None = None
+                 ) -> tuple[list[StudyRow], dict]:
     """Rows for ``networks`` (default: the six of the report) and the profiling facts."""
     if config.kind != "npu":
         raise ConfigError(f"the fusion study needs an npu config, got kind {config.kind!r}")
@@ -124,7 +126,8 @@ def fusion_study(config: NpuConfig, networks: dict[str, str] | None = None,
              "profile_simulations": table.simulations, "cost_model": table.to_json()}
     rows = []
     for name, workload in (networks or NETWORKS).items():
-        rows.append(study_network(config, name, workload, max_group, input_shapes))
+        rows.append(study_network(config, name, workload, max_group, input_shapes,
+                                  input_values))
         if progress is not None:
             progress(rows[-1])
     facts["wall_s"] = time.perf_counter() - start
