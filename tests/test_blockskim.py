@@ -415,6 +415,10 @@ def test_blockskim_study_cli_on_real_text(tmp_path, capsys):
     assert out["cycle_speedup"] == {name: c["base"] / c["skim"]
                                     for name, c in out["cycles"].items()}
     assert [len(k) for k in out["kept_blocks"]] == [3, 3, 3, 3]
+    # the shipped predictor is MiniLM-L6's: another model needs --train or --weights
+    assert main(["blockskim-study", "minilm-l3", "--eval-docs", str(tmp_path / "eval.cor"),
+                 "--eval-sim", str(tmp_path / "sim.txt")]) == 2
+    assert "trained for minilm-l6-int8" in capsys.readouterr().err
 
 
 def test_packaged_predictor_decides_what_onnxruntime_computes():

@@ -336,6 +336,12 @@ def real_text_study(model_spec: str, eval_docs: list[str], human: np.ndarray, co
         weights_path = weights or str(PACKAGED_WEIGHTS)
         preds = load_predictors(weights_path)
         meta = predictor_meta(weights_path)
+        if weights is None and meta.get("model") != name:
+            from simulator.passes.blockskim_scores import PredictorError
+
+            raise PredictorError(f"the shipped predictor was trained for {meta.get('model')}; "
+                                 f"for {name} give --train FILE (or --weights FILE.npz)",
+                                 where=model_spec)
         info = {"trained": True, "weights": weights_path, **meta}
         block = int(meta.get("block", block))
     docs = tokenize(eval_docs, block)
