@@ -146,7 +146,8 @@ def bad_models(tmp_path) -> dict[str, str]:
     (["dyn", "--input-shape", "image=1x3x8x8"], "unknown input(s) image; the model's inputs "
                                                 "are: x"),
     (["dyn", "--input-shape", "x=1by3"], "bad input shape; expected NAME=D1xD2x..."),
-    (["gemm:8,8,8", "--input-shape", "x=1x3"], "--input-shape and --input-value apply to ONNX models only"),
+    (["gemm:8,8,8", "--input-shape", "x=1x3"],
+     "--input-shape and --input-value apply to ONNX models only"),
     (["zoo:lenet"], "no zoo model 'lenet'; available: resnet18"),
     (["zoo:bert_base?seq=0"], "parameter seq must be positive"),
     (["zoo:bert_base?depth=2"], "bad parameter 'depth=2' for bert_base"),

@@ -19,6 +19,7 @@ prints it. One module per family::
     resize.py         Resize, Upsample
     control.py        If, Loop, Scan (decomposed at import: branch taken, bodies unrolled)
     recurrent.py      LSTM, GRU, RNN (decomposed at import into per-time-step GEMMs)
+    decompose.py      the Builder decompositions use (catalogue nodes on behalf of one node)
     gnn.py            the GNN IR's SAGA ops (domain archsim.gnn)
 
 Only numpy, the Graph IR and :mod:`workloads.errors` are imported here (onnx lazily, inside

@@ -24,15 +24,8 @@ import numpy as np
 
 from workloads.errors import WorkloadError
 from workloads.ops.catalogue import Call, OpSpec, find, register
-from workloads.ops.importing import (
-    Builder,
-    Context,
-    ImportRule,
-    Node,
-    dependencies,
-    inline_body,
-    node_attrs,
-)
+from workloads.ops.decompose import Builder, dependencies, inline_body
+from workloads.ops.importing import Context, ImportRule, Node, node_attrs
 
 #: Most iterations an unrolled Loop or Scan may have (each iteration copies its body).
 MAX_UNROLL = 4096

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from workloads.ops.catalogue import Call, OpSpec, evaluate, register
-from workloads.ops.importing import Builder, Context, ImportRule, Node
+from workloads.ops.decompose import Builder
+from workloads.ops.importing import Context, ImportRule, Node
 from workloads.ops.quantization import quantize_linear
 
 INT8_BITS = 8

@@ -140,7 +140,7 @@ def _import_matmul(ctx: Context, node: Node, spec: OpSpec) -> None:
     if len(a) >= 2 and len(b) >= 2:
         _MATMUL(ctx, node, spec)
         return
-    from workloads.ops.importing import Builder
+    from workloads.ops.decompose import Builder
 
     bld = Builder(ctx, node)
     x, w = node.inputs[0], node.inputs[1]

@@ -20,7 +20,8 @@ import numpy as np
 
 from workloads.errors import WorkloadError
 from workloads.ops.catalogue import Call, OpSpec, register
-from workloads.ops.importing import Builder, Context, ImportRule, Node
+from workloads.ops.decompose import Builder
+from workloads.ops.importing import Context, ImportRule, Node
 
 #: op -> (gates, default activations, names of the gate slices in W/R/B order)
 LAYERS = {"LSTM": (4, ["Sigmoid", "Tanh", "Tanh"]), "GRU": (3, ["Sigmoid", "Tanh"]),

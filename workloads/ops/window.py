@@ -315,7 +315,7 @@ def _import_conv(ctx: Context, node: Node, spec: OpSpec) -> None:
     if len(x) != 3 or len(w) != 3:
         _CONV(ctx, node, spec)
         return
-    from workloads.ops.importing import Builder
+    from workloads.ops.decompose import Builder
 
     b = Builder(ctx, node)
     attrs = window_attrs(node.attrs, x[2:], node.attrs.get("kernel_shape") or [w[2]])
