@@ -14,8 +14,9 @@ and its outputs are compared with the expected ones at the tolerances ONNX's bac
 element type must match too). Inputs that carry shapes or control (a Reshape's shape, an If's
 condition, a Loop's trip count, a Resize's scales) are pinned as values (``--input-value``)
 only when the import refuses without them (a clean "depends on the runtime value" error), in
-this order: integer and bool inputs, then every input but the first, then all of them; the
-report counts those cases.
+this order: the integer and bool inputs after the first, then every input after the first, then
+all of them; the report counts those cases, and those whose graph then folds entirely (no op
+left to lower: Shape, Range... or every input pinned).
 
     python bench/onnx_conformance.py            # the summary line and failing cases
     python bench/onnx_conformance.py --json     # per operator: cases, passed, failures
@@ -58,6 +59,7 @@ class Outcome:
     status: str            # "pass", "fail", "error"
     detail: str = ""
     pinned: bool = False   # inputs pinned as values (shape or control operands)
+    folded: bool = False   # the whole graph folded at import: no op reached the lowering
 
 
 @dataclass
@@ -194,11 +196,12 @@ def run_case(case: Any, op: str, config: Any) -> Outcome:
     infos, arrays = got
     feeds = {vi.name: a for vi, a in zip(infos, arrays, strict=True)}
     shapes = {name: tuple(int(d) for d in a.shape) for name, a in feeds.items()}
-    integer = {n: a for n, a in feeds.items() if a.dtype.kind in "biu" and a.size <= 4096}
     names = [vi.name for vi in infos]
     operands = {n: feeds[n] for n in names[1:]}
-    attempts = [{}, integer, {**integer, **operands}, dict(feeds)]
+    integer = {n: a for n, a in operands.items() if a.dtype.kind in "biu" and a.size <= 4096}
+    attempts = [{}, integer, operands, dict(feeds)]
     err: Exception | None = None
+    graph = None
     for pins in attempts:
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -238,7 +241,7 @@ def run_case(case: Any, op: str, config: Any) -> Outcome:
         except AssertionError as e:
             text = " ".join(str(e).split())
             return Outcome(case.name, op, "fail", f"output {name!r}: {text}"[:300], bool(pins))
-    return Outcome(case.name, op, "pass", "", bool(pins))
+    return Outcome(case.name, op, "pass", "", bool(pins), folded=not graph.ops)
 
 
 def run_all(cases: list[Any] | None = None, only: set[str] | None = None) -> Summary:
@@ -285,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({
             "cases_run": summary.run, "cases_passed": summary.passed,
+            "cases_pinned": sum(o.pinned for o in summary.outcomes),
+            "cases_folded": sum(o.folded for o in summary.outcomes),
             "operators_at_goal": len(summary.per_op()) - len(summary.below_goal()),
             "per_op": {op: {"passed": p, "cases": n} for op, (p, n) in summary.per_op().items()},
             "failures": [o.__dict__ for o in summary.outcomes if o.status != "pass"],
@@ -295,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(summary))
     print(summary.line())
     print(f"{sum(o.pinned for o in summary.outcomes)} cases ran with inputs pinned as "
-          f"values; {summary.seconds:.1f} s")
+          f"values, {sum(o.folded for o in summary.outcomes)} passing cases folded entirely at "
+          f"import (no op lowered); {summary.seconds:.1f} s")
     if args.verbose:
         for o in summary.outcomes:
             if o.status != "pass":
