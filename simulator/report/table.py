@@ -7,6 +7,15 @@ from rich.table import Table
 from simulator.result import Result
 
 
+def _shape(lr) -> str:
+    """``M,N,K`` (and ``xG`` groups) of a GEMM-like layer; empty for any other."""
+    m, n, k = lr.shape
+    if m is None:
+        return ""
+    groups = lr.dims.get("groups", 1)
+    return f"{m},{n},{k}" + (f" x{groups}" if groups > 1 else "")
+
+
 def _si(value: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= scale:
@@ -26,11 +35,7 @@ def layer_table(result: Result) -> Table:
     if llm is not None:  # an LLM step: rows grouped by layer type, each group with its total
         rows = _llm_grouped(table, result.layers, llm)
     for lr in rows:
-        d = lr.dims
-        shape = f"{d.get('m', '')},{d.get('n', '')},{d.get('k', '')}" if d else ""
-        if d.get("groups", 1) > 1:
-            shape += f" x{d['groups']}"
-        table.add_row(lr.name, lr.op, shape, f"{lr.cycles:,}", _si(lr.macs),
+        table.add_row(lr.name, lr.op, _shape(lr), f"{lr.cycles:,}", _si(lr.macs),
                       f"{100 * lr.utilization:.1f}",
                       _si(lr.bytes["dram_read"] + lr.bytes["dram_write"]),
                       _si(lr.bytes["sram_read"] + lr.bytes["sram_write"]),
@@ -54,11 +59,7 @@ def _llm_grouped(table: Table, layers: list, llm: dict) -> list:
         if not members:
             continue
         for lr in members:
-            d = lr.dims
-            shape = f"{d.get('m', '')},{d.get('n', '')},{d.get('k', '')}" if d else ""
-            if d.get("groups", 1) > 1:
-                shape += f" x{d['groups']}"
-            table.add_row(lr.name, lr.op, shape, f"{lr.cycles:,}", _si(lr.macs),
+            table.add_row(lr.name, lr.op, _shape(lr), f"{lr.cycles:,}", _si(lr.macs),
                           f"{100 * lr.utilization:.1f}",
                           _si(lr.bytes["dram_read"] + lr.bytes["dram_write"]),
                           _si(lr.bytes["sram_read"] + lr.bytes["sram_write"]),
