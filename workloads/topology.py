@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workloads.errors import WorkloadError
-from workloads.graph import Graph, Tensor, add_conv, add_gemm
 from workloads.files import read_text
+from workloads.graph import Graph, Tensor, add_conv, add_gemm
 
 CONV_COLUMNS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
                 "Num Filter", "Strides")
