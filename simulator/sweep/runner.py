@@ -220,10 +220,21 @@ def _pool(tasks: list[dict], workers: int, started: Callable[[], None]) -> Itera
     pool = [_new_worker() for _ in range(workers)]
     started()
     fruitless = 0   # workers in a row that died before finishing a single point
+
+    def assign(i: int, task: dict) -> None:
+        """Give ``task`` to worker ``i``; one that died while idle (its pipe is broken) is
+        replaced first: an idle worker's death costs no point."""
+        try:
+            pool[i].give(task)
+        except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            pool[i].stop()
+            pool[i] = _new_worker()
+            pool[i].give(task)
+
     try:
-        for worker in pool:
+        for i in range(len(pool)):
             if queue:
-                worker.give(queue.popleft())
+                assign(i, queue.popleft())
         while any(w.task is not None for w in pool):
             busy = [w for w in pool if w.task is not None]
             ready = mp_connection.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
@@ -239,7 +250,7 @@ def _pool(tasks: list[dict], workers: int, started: Callable[[], None]) -> Itera
                     worker.task = None
                     yield row
                     if queue:
-                        worker.give(queue.popleft())
+                        assign(i, queue.popleft())
                     continue
                 if worker.proc.sentinel not in ready and worker.proc.is_alive():
                     continue
@@ -255,7 +266,7 @@ def _pool(tasks: list[dict], workers: int, started: Callable[[], None]) -> Itera
                     task = queue.popleft() if queue else None
                 pool[i] = _new_worker()
                 if task is not None:
-                    pool[i].give(task)
+                    assign(i, task)
     finally:
         for worker in pool:
             worker.stop()
