@@ -74,14 +74,18 @@ def compile_with_warnings(config, graph, passes: list[str]):
     """``api.compile``, printing on stderr the warnings the passes raise (a pass that does not
     apply to the config's target is skipped with one)."""
     from simulator import api
-    from simulator.passes import PassWarning
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PassWarning)
+        if passes:   # the pass registry is imported only when a pass runs (start-up time)
+            from simulator.passes import PassWarning
+
+            warnings.simplefilter("always", PassWarning)
         result = api.compile(config, graph, passes)
-    print_warnings([w for w in caught if issubclass(w.category, PassWarning)])
+    registry = sys.modules.get("simulator.passes")   # loaded if any pass ran
+    pass_warning = registry.PassWarning if registry else ()
+    print_warnings([w for w in caught if issubclass(w.category, pass_warning)])
     for w in caught:   # anything else keeps its usual route
-        if not issubclass(w.category, PassWarning):
+        if not issubclass(w.category, pass_warning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return result
 
