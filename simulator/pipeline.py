@@ -95,15 +95,15 @@ def prepare(config, workload: str | Graph, passes: list[str] | None = None,
     """The graph as the target lowers it: loaded, checked against the target, and rewritten by
     the user's ``passes`` (``"im2col=implicit"``, ``"density:a=0.3"``, ...) and then by the
     passes the target requires."""
-    from simulator.passes import apply_passes
-
     graph = load(workload, input_shapes) if isinstance(workload, str) else workload
     if input_shapes and not isinstance(workload, str):
         raise WorkloadError("input_shapes apply when the workload is named, not to a Graph")
     target = get_target(config.kind)
     check_supported(graph, config)
     specs = [*(passes or []), *target.required_passes(config)]
-    if specs:
+    if specs:   # the pass registry imports every pass: only when there is one to run
+        from simulator.passes import apply_passes
+
         graph = apply_passes(graph, specs, config, target.cost_model)
     return graph
 

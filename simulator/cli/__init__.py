@@ -20,6 +20,15 @@ EXIT_USER_ERROR = 2
 #: command modules, in the order their commands appear in ``archsim --help``
 COMMAND_MODULES = ("core", "im2col", "fusion", "scalesim", "quantize", "sweep", "gnn",
                    "federated", "transformer", "serving", "ops", "schema", "llm")
+#: the module registering each subcommand, so that ``archsim CMD ...`` builds only CMD's parser
+#: (building all of them costs tens of milliseconds of start-up); tests/test_startup.py checks
+#: it against what the modules register
+COMMANDS = {"run": "core", "validate": "core", "lower": "core", "replay": "core",
+            "im2col": "im2col", "fusion": "fusion", "scalesim": "scalesim",
+            "quantize": "quantize", "sweep": "sweep", "plot": "sweep", "gnn-report": "gnn",
+            "federated": "federated", "attention": "transformer", "blockskim": "transformer",
+            "blockskim-study": "transformer", "serve": "serving", "ops": "ops",
+            "schema": "schema", "llm": "llm"}
 
 
 def _version() -> str:
@@ -28,20 +37,23 @@ def _version() -> str:
     return f"archsim {__version__}"
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
-    """The parser and the handler of each subcommand."""
+def build_parser(modules: tuple[str, ...] = COMMAND_MODULES
+                 ) -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
+    """The parser and the handler of each subcommand (of the command ``modules`` given)."""
     parser = argparse.ArgumentParser(
         prog="archsim", description="Cycle-level simulator for DNN accelerators.")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict[str, Callable] = {}
-    for name in COMMAND_MODULES:
+    for name in modules:
         commands.update(importlib.import_module(f"simulator.cli.{name}").add_parsers(sub))
     return parser, commands
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, commands = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    module = COMMANDS.get(argv[0]) if argv else None
+    parser, commands = build_parser((module,) if module else COMMAND_MODULES)
     args = parser.parse_args(argv)
     try:
         return commands[args.command](args)

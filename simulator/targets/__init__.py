@@ -161,7 +161,8 @@ def config_from_dict(data: Any, source: str = "<config>", lines: dict | None = N
     if not isinstance(data, dict):
         raise ConfigError("a config must be a mapping of keys to values", where=source)
     kind = data.get("kind")
-    if not isinstance(kind, str) or kind not in kinds():
+    # a built-in kind needs no scan of the installed packages' entry points
+    if not isinstance(kind, str) or (kind not in BUILTIN and kind not in kinds()):
         line = lines.get(("kind",))
         where = f"{source}:{line}" if line else source
         got = "missing" if kind is None else f"{kind!r} is unknown"
