@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import configparser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from simulator.config.base import parse_model
-from simulator.config.systolic import SystolicConfig
 from simulator.errors import ConfigError
 from workloads.files import read_text
+
+if TYPE_CHECKING:
+    from simulator.config.systolic import SystolicConfig
 
 _ARCH = "architecture_presets"
 #: SCALE-Sim features outside what archsim reproduces: refused, never silently ignored
@@ -40,6 +42,16 @@ def _line_of(text: str, section: str, key: str) -> int | None:
 
 def load_scalesim_cfg(path: str | Path) -> SystolicConfig:
     """Read a SCALE-Sim config; a missing or bad key is an error naming file:line and the key."""
+    from simulator.config.base import parse_model
+    from simulator.config.systolic import SystolicConfig
+
+    data, lines = read_scalesim_cfg(path)
+    return parse_model(SystolicConfig, data, str(path), lines)
+
+
+def read_scalesim_cfg(path: str | Path) -> tuple[dict[str, Any], dict]:
+    """The plain data of a SCALE-Sim config in the systolic schema, not yet validated by the
+    model, and the lines of its keys (``archsim scalesim`` reads it without pydantic)."""
     path = Path(path)
     text = read_text(path, "config", ConfigError)
     parser = configparser.ConfigParser()
@@ -110,4 +122,4 @@ def load_scalesim_cfg(path: str | Path) -> SystolicConfig:
              ("sram", "filter_kb"): _line_of(text, _ARCH, "FilterSramSzkB"),
              ("sram", "ofmap_kb"): _line_of(text, _ARCH, "OfmapSramSzkB"),
              ("dram", "bandwidth"): _line_of(text, _ARCH, "Bandwidth")}
-    return parse_model(SystolicConfig, data, str(path), {k: v for k, v in lines.items() if v})
+    return data, {k: v for k, v in lines.items() if v}
