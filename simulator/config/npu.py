@@ -65,6 +65,9 @@ class NpuConfig(HardwareConfig):
     launch_cycles: int = Field(2000, ge=0, description="Cycles of a kernel launch.")
     sync_cycles_per_core: int = Field(8, ge=0,
         description="Barrier cost per participating core (plus the network diameter in hops).")
+    memory_gb: float | None = Field(None, gt=0,
+        description=("Off-chip memory capacity, GB (10^9 bytes): holds an LLM's weights and KV "
+                     "cache in archsim serve's LLM study. None: not modelled."))
 
     @property
     def pe_count(self) -> int:

@@ -100,6 +100,9 @@ class SystolicConfig(HardwareConfig):
         description="Narrower weights run more MACs per PE and cycle (Bit Fusion-style).")
     scalesim: ScaleSimOptions | None = Field(None,
         description="What a SCALE-Sim .cfg adds (archsim scalesim only).")
+    memory_gb: float | None = Field(None, gt=0,
+        description=("Off-chip memory capacity, GB (10^9 bytes): holds an LLM's weights and KV "
+                     "cache in archsim serve's LLM study. None: not modelled."))
 
     @property
     def pe_count(self) -> int:
