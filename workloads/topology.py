@@ -10,20 +10,21 @@ and ignored. A layer whose name contains ``DP`` is depthwise: one filter bank pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from workloads.errors import WorkloadError
 from workloads.files import read_text
-from workloads.graph import Graph, Tensor, add_conv, add_gemm
+
+if TYPE_CHECKING:
+    from workloads.graph import Graph
 
 CONV_COLUMNS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
                 "Num Filter", "Strides")
 GEMM_COLUMNS = ("M", "N", "K")
 
 
-@dataclass(frozen=True)
-class TopologyLayer:
+class TopologyLayer(NamedTuple):
     """One row, in SCALE-Sim's conv terms (a GEMM row M,N,K is H=M, W=K, F=1xK, C=1, NF=N, S=1)."""
 
     name: str
@@ -91,6 +92,8 @@ def read_topology_layers(path: str | Path, input_type: str = "conv") -> list[Top
 def read_topology(path: str | Path, input_type: str = "conv") -> Graph:
     """The topology as a Graph for the native model: unpadded convs with the real (floor) output
     size; a ``DP`` row is one grouped conv with ``Num Filter`` filters per channel."""
+    from workloads.graph import Graph, Tensor, add_conv, add_gemm  # numpy: only for a Graph
+
     path = Path(path)
     graph = Graph(name=path.stem)
     for layer in read_topology_layers(path, input_type):

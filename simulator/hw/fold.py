@@ -10,8 +10,6 @@ chunked. The SCALE-Sim drop-in uses it too.
 
 from __future__ import annotations
 
-from simulator.config.systolic import spatial
-
 
 def fold_overheads(rows: int, cols: int, dataflow: str) -> tuple[int, int]:
     """(head, tail) cycles of one fold: the fill before the first row and the drain after."""
@@ -28,6 +26,8 @@ def fold_cycles(t: int, rows: int, cols: int, dataflow: str) -> int:
 def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> int:
     """Cycles of a whole GEMM folded onto the array, fold after fold, with nothing in between
     (no stalls, no overlap of one fold's drain with the next fold's fill)."""
+    from simulator.config.systolic import spatial  # the pydantic models: on first use
+
     if not (m and n and k):
         return 0
     sr, sc, t = spatial(dataflow, m, n, k)

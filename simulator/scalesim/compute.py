@@ -7,13 +7,12 @@ match SCALE-Sim's, not just the values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.scalesim.mapping import ScaleSimLayer
 
 
-@dataclass(frozen=True)
-class ComputeStats:
+class ComputeStats(NamedTuple):
     """What the array does for a layer, before the memory system adds stalls."""
 
     compute_cycles: int  # Fr * Fc * L - 1: SCALE-Sim's last-cycle index with no stalls

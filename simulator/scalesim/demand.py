@@ -89,15 +89,6 @@ def prefetch_order(layer: ScaleSimLayer, operand: str) -> np.ndarray:
     return _diagonal_order(_stack_folds(fil.T, r))
 
 
-def address_space(layer: ScaleSimLayer, operand: str) -> int:
-    """Number of distinct relative addresses an operand can take."""
-    if operand == "ifmap":
-        return layer.ifmap_h * layer.ifmap_w * layer.channels
-    if operand == "filter":
-        return layer.k * layer.n
-    return layer.m * layer.n
-
-
 def prefetch_sets(order: np.ndarray, set_words: int,
                   space: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Group the valid prefetch entries into sets of ``set_words`` (the source's hashed buffer

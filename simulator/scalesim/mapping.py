@@ -7,16 +7,23 @@ channel, and every fold pays the fill and drain of the whole array.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
-from simulator.config.systolic import SystolicConfig, spatial
 from simulator.hw.fold import fold_cycles
-from workloads.topology import TopologyLayer
+
+if TYPE_CHECKING:
+    from simulator.scalesim.setup import ScaleSimSetup
+    from workloads.topology import TopologyLayer
+
+#: (Sr, Sc, T) per dataflow: SCALE-Sim's mapping (SEMANTICS.md §3.2), the same table as the
+#: native model's ``simulator.config.systolic.SPATIAL`` (a test checks), kept here so that
+#: ``archsim scalesim`` does not import the pydantic config models
+SPATIAL = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
 
 
-@dataclass(frozen=True)
-class ScaleSimLayer:
-    """One SCALE-Sim layer (a ``DP`` row's channels are layers of their own) and its mapping."""
+class ScaleSimLayer(NamedTuple):
+    """One SCALE-Sim layer (a ``DP`` row's channels are layers of their own) and its mapping.
+    (Named tuples, not dataclasses, on this path: ``dataclasses`` costs ~10 ms of start-up.)"""
 
     name: str
     ifmap_h: int
@@ -59,7 +66,9 @@ class ScaleSimLayer:
     @property
     def spatial(self) -> tuple[int, int, int]:
         """(Sr, Sc, T): what maps on the rows, on the columns, and what streams in time."""
-        return spatial(self.dataflow, self.m, self.n, self.k)
+        dims = {"m": self.m, "n": self.n, "k": self.k}
+        sr, sc, t = (dims[d] for d in SPATIAL[self.dataflow])
+        return sr, sc, t
 
     @property
     def folds(self) -> tuple[int, int]:
@@ -79,17 +88,25 @@ class ScaleSimLayer:
         return fr * fc * self.fold_cycles
 
 
-def expand_layers(rows: list[TopologyLayer], config: SystolicConfig) -> list[ScaleSimLayer]:
+def expand_layers(rows: list[TopologyLayer], setup: ScaleSimSetup) -> list[ScaleSimLayer]:
     """Topology rows -> SCALE-Sim layers, splitting ``DP`` rows into ``<name>Channel_<i>``."""
-    array = config.array
     layers = []
     for row in rows:
         base = dict(ifmap_h=row.ifmap_h, ifmap_w=row.ifmap_w, filter_h=row.filter_h,
                     filter_w=row.filter_w, num_filters=row.num_filters, stride=row.stride,
-                    rows=array.rows, cols=array.cols, dataflow=array.dataflow)
+                    rows=setup.rows, cols=setup.cols, dataflow=setup.dataflow)
         if row.depthwise:
             layers += [ScaleSimLayer(name=f"{row.name}Channel_{i}", channels=1, **base)
                        for i in range(row.channels)]
         else:
             layers.append(ScaleSimLayer(name=row.name, channels=row.channels, **base))
     return layers
+
+
+def address_space(layer: ScaleSimLayer, operand: str) -> int:
+    """Number of distinct relative addresses an operand can take."""
+    if operand == "ifmap":
+        return layer.ifmap_h * layer.ifmap_w * layer.channels
+    if operand == "filter":
+        return layer.k * layer.n
+    return layer.m * layer.n

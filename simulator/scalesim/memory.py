@@ -2,8 +2,10 @@
 
 SCALE-Sim 3.0.0 serves its demand matrices row by row through three double-buffered scratchpads
 (``memory/double_buffered_scratchpad_mem.py``). Reproducing its report numbers needs the exact
-address order and its bookkeeping, so this module replays that loop in a numba kernel
-(``_kernels.py``) over addresses computed from the mapping (``demand.py``):
+address order and its bookkeeping, so this module replays that loop in a compiled kernel over
+addresses computed from the mapping: the C extension ``_memloop`` (it loads in a millisecond and
+needs no numpy, so ``archsim scalesim`` starts fast), or, where it was not built, the numba
+kernel ``_kernels.py`` over numpy inputs (``demand.py``); tests check the two agree.
 
 - CALC mode (``ReadBufferEstimateBw``): reads never stall. The SRAM is cut into 100 sets of
   floor(S/100) words; a word is a DRAM read unless already read since the current group of 50 sets
@@ -21,29 +23,25 @@ address order and its bookkeeping, so this module replays that loop in a numba k
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
-import numpy as np
-
-from simulator.config.systolic import ScaleSimOptions, SystolicConfig
-from simulator.scalesim.compute import ComputeStats
-from simulator.scalesim.demand import (
-    DATAFLOW_CODE,
-    address_space,
-    ifmap_factors,
-    prefetch_order,
-    prefetch_sets,
-)
-from simulator.scalesim.mapping import ScaleSimLayer
+from simulator.scalesim.mapping import ScaleSimLayer, address_space
+from simulator.scalesim.setup import ScaleSimSetup
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 CALC_READ_BW = 10  # words/cycle SCALE-Sim assumes for IFMAP/FILTER prefetch in CALC mode
-_EMPTY_PTR = np.zeros(1, dtype=np.int64)
-_EMPTY_SETS = np.zeros(0, dtype=np.int32)
+DATAFLOW_CODE = {"os": 0, "ws": 1, "is": 2}
+# the kernels' result vector (both kernels), then USER mode's (init, prefetch) lines per read
+(R_STALLS, R_ROWS,
+ R_IF_FIRST, R_IF_LAST, R_F_FIRST, R_F_LAST, R_O_FIRST, R_O_LAST,
+ R_IF_FIRST_REQ, R_F_FIRST_REQ,
+ R_IF_INSERTS, R_IF_GROUPS, R_IF_LAST_CLOSE, R_F_INSERTS, R_F_GROUPS, R_F_LAST_CLOSE,
+ R_IF_PREFETCHES, R_IF_LAST_PF, R_F_PREFETCHES, R_F_LAST_PF,
+ R_O_WORDS, R_O_DSTART, R_O_DSTOP, R_IF_LINES, R_F_LINES) = (*range(23), 23, 25)
+KERNELS = ("c", "numba")
 
 
-@dataclass(frozen=True)
-class MemoryStats:
+class MemoryStats(NamedTuple):
     """Per operand: SRAM (start, stop) service cycles; DRAM (start, stop, words)."""
 
     stall_cycles: int
@@ -55,82 +53,72 @@ def _words(kb: float) -> int:
     return int(kb * 1024)
 
 
-def _calc_read_params(layer: ScaleSimLayer, operand: str, kb: float) -> np.ndarray:
-    items = _words(kb) // 100
-    return np.array([address_space(layer, operand), 50 * items, 0, 0, 0, 0, 0], dtype=np.int64)
+def default_kernel() -> str:
+    """``c`` when the C extension is built (``pip install`` compiles it), else ``numba``."""
+    try:
+        from simulator.scalesim import _memloop  # noqa: F401
+    except ImportError:
+        return "numba"
+    return "c"
 
 
-def _user_read_params(layer: ScaleSimLayer, operand: str, kb: float,
-                      bw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    size = _words(kb)
-    per_set = -(-size // 100)
-    active = -(-size // 2)
-    prefetch = size - active
-    ptr, sets, nsets, fetch_words = prefetch_sets(prefetch_order(layer, operand), per_set,
-                                                  address_space(layer, operand))
-    nactive = min(-(-active // per_set), nsets)
-    npf = min(-(-prefetch // per_set), nsets - nactive)
-    init_lines = min(-(-active // bw), -(-fetch_words // bw))
-    params = np.array([address_space(layer, operand), 0, nsets, nactive, npf,
-                       -(-prefetch // bw), init_lines], dtype=np.int64)
-    return params, ptr, sets
-
-
-def _calc_dram(res: np.ndarray, base: int, first_req: int, kb: float) -> tuple[int, int, int]:
+def _calc_dram(res: list[int], base: int, first_req: int, kb: float) -> tuple[int, int, int]:
     items = _words(kb) // 100
     inserts, groups, last_close = res[base], res[base + 1], res[base + 2]
     if groups == 0:
         sets = -(-inserts // items)
-        return -math.ceil(sets * items / CALC_READ_BW), -1, int(inserts)
-    return int(first_req - math.ceil(50 * items / CALC_READ_BW)), int(last_close + 1), int(inserts)
+        return -math.ceil(sets * items / CALC_READ_BW), -1, inserts
+    return first_req - math.ceil(50 * items / CALC_READ_BW), last_close + 1, inserts
 
 
-def _user_dram(res: np.ndarray, base: int, params: np.ndarray, bw: int) -> tuple[int, int, int]:
-    from simulator.scalesim import _kernels as k
-
-    prefetches, last_pf = int(res[base]), int(res[base + 1])
-    init_lines, pf_lines = int(params[k.RD_INITLINES]), int(params[k.RD_PFLINES])
+def _user_dram(res: list[int], base: int, lines: int, bw: int) -> tuple[int, int, int]:
+    prefetches, last_pf = res[base], res[base + 1]
+    init_lines, pf_lines = res[lines], res[lines + 1]
     stop = last_pf if prefetches else -1
     return -init_lines, stop, (init_lines + prefetches * pf_lines) * bw
 
 
-def simulate_memory(layer: ScaleSimLayer, compute: ComputeStats, config: SystolicConfig,
-                    options: ScaleSimOptions) -> MemoryStats:
-    """Stalls and SRAM/DRAM windows of one layer, replaying SCALE-Sim's memory loop."""
-    from simulator.scalesim import _kernels as k
+def run_kernel(layer: ScaleSimLayer, setup: ScaleSimSetup, kernel: str | None = None
+               ) -> list[int]:
+    """The memory loop's result vector for one layer (indices ``R_*`` above)."""
+    user = setup.mode == "user"
+    kb = (setup.ifmap_kb, setup.filter_kb, setup.ofmap_kb)
+    read_bw = (setup.ifmap_dram_bandwidth, setup.filter_dram_bandwidth)
+    out_words = _words(setup.ofmap_kb)
+    wr = (out_words, out_words - -(-out_words // 2),
+          setup.ofmap_dram_bandwidth if user else layer.cols)
+    if (kernel or default_kernel()) == "numba":
+        from simulator.scalesim import _numba_memory
 
-    user = options.bandwidth_mode == "user"
+        return _numba_memory.run(layer, user, kb, read_bw, wr)
+    from simulator.scalesim._memloop import simulate
+
     sr, sc, t = layer.spatial
-    geo = np.array([DATAFLOW_CODE[layer.dataflow], layer.rows, layer.cols, sr, sc, t,
-                    layer.m, layer.n, layer.k, int(user), layer.fold_cycles], dtype=np.int64)
-    pix, tap = ifmap_factors(layer)
-    sram_kb = config.sram
+    geo = (DATAFLOW_CODE[layer.dataflow], layer.rows, layer.cols, sr, sc, t, layer.m, layer.n,
+           layer.k, layer.fold_cycles, layer.ifmap_h, layer.ifmap_w, layer.filter_w,
+           layer.channels, layer.stride, layer.out_w)
     if user:
-        rd_if, if_ptr, if_sets = _user_read_params(layer, "ifmap", sram_kb.ifmap_kb,
-                                                   options.ifmap_dram_bandwidth)
-        rd_f, f_ptr, f_sets = _user_read_params(layer, "filter", sram_kb.filter_kb,
-                                                options.filter_dram_bandwidth)
-        out_bw = options.ofmap_dram_bandwidth
+        rd_if = (address_space(layer, "ifmap"), _words(kb[0]), read_bw[0])
+        rd_f = (address_space(layer, "filter"), _words(kb[1]), read_bw[1])
     else:
-        rd_if = _calc_read_params(layer, "ifmap", sram_kb.ifmap_kb)
-        rd_f = _calc_read_params(layer, "filter", sram_kb.filter_kb)
-        if_ptr = f_ptr = _EMPTY_PTR
-        if_sets = f_sets = _EMPTY_SETS
-        out_bw = layer.cols
-    out_words = _words(sram_kb.ofmap_kb)
-    drain = out_words - -(-out_words // 2)
-    wr = np.array([out_words, drain, out_bw], dtype=np.int64)
-    res = k.simulate(geo, pix, tap, rd_if, if_ptr, if_sets, rd_f, f_ptr, f_sets, wr)
+        rd_if = (address_space(layer, "ifmap"), 50 * (_words(kb[0]) // 100))
+        rd_f = (address_space(layer, "filter"), 50 * (_words(kb[1]) // 100))
+    return list(simulate(geo, int(user), rd_if, rd_f, wr))
 
-    sram = {"ifmap": (int(res[k.R_IF_FIRST]), int(res[k.R_IF_LAST])),
-            "filter": (int(res[k.R_F_FIRST]), int(res[k.R_F_LAST])),
-            "ofmap": (int(res[k.R_O_FIRST]), int(res[k.R_O_LAST]))}
-    if user:
-        dram_if = _user_dram(res, k.R_IF_PREFETCHES, rd_if, options.ifmap_dram_bandwidth)
-        dram_f = _user_dram(res, k.R_F_PREFETCHES, rd_f, options.filter_dram_bandwidth)
+
+def simulate_memory(layer: ScaleSimLayer, setup: ScaleSimSetup, kernel: str | None = None
+                    ) -> MemoryStats:
+    """Stalls and SRAM/DRAM windows of one layer, replaying SCALE-Sim's memory loop."""
+    res = run_kernel(layer, setup, kernel)
+    sram = {"ifmap": (res[R_IF_FIRST], res[R_IF_LAST]),
+            "filter": (res[R_F_FIRST], res[R_F_LAST]),
+            "ofmap": (res[R_O_FIRST], res[R_O_LAST])}
+    if setup.mode == "user":
+        dram_if = _user_dram(res, R_IF_PREFETCHES, R_IF_LINES, setup.ifmap_dram_bandwidth)
+        dram_f = _user_dram(res, R_F_PREFETCHES, R_F_LINES, setup.filter_dram_bandwidth)
     else:
-        dram_if = _calc_dram(res, k.R_IF_INSERTS, int(res[k.R_IF_FIRST_REQ]), sram_kb.ifmap_kb)
-        dram_f = _calc_dram(res, k.R_F_INSERTS, int(res[k.R_F_FIRST_REQ]), sram_kb.filter_kb)
+        dram_if = _calc_dram(res, R_IF_INSERTS, res[R_IF_FIRST_REQ], setup.ifmap_kb)
+        dram_f = _calc_dram(res, R_F_INSERTS, res[R_F_FIRST_REQ], setup.filter_kb)
     dram = {"ifmap": dram_if, "filter": dram_f,
-            "ofmap": (int(res[k.R_O_DSTART]), int(res[k.R_O_DSTOP]), int(res[k.R_O_WORDS]))}
-    return MemoryStats(int(res[k.R_STALLS]), sram, dram)
+            "ofmap": (res[R_O_DSTART], res[R_O_DSTOP], res[R_O_WORDS])}
+    return MemoryStats(res[R_STALLS], sram, dram)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from simulator.config.systolic import ScaleSimOptions, SystolicConfig
-from simulator.report.export import atomic_write
+from simulator.files import atomic_write
 from simulator.scalesim.compute import compute_stats, overall_util
 from simulator.scalesim.mapping import ScaleSimLayer, expand_layers
 from simulator.scalesim.memory import simulate_memory
+from simulator.scalesim.setup import ScaleSimSetup
 from workloads.topology import read_topology_layers
 
 COMPUTE_COLUMNS = ["LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles",
@@ -24,22 +24,22 @@ DETAIL_COLUMNS = ["LayerID"] + [
 ]
 
 
-@dataclass
 class ScaleSimRun:
     """One run: a row per layer for each of the three reports (keys are the CSV headers)."""
 
-    run_name: str
-    layers: list[ScaleSimLayer]
-    compute_rows: list[dict] = field(default_factory=list)
-    bandwidth_rows: list[dict] = field(default_factory=list)
-    detail_rows: list[dict] = field(default_factory=list)
-    report_dir: Path | None = None
+    def __init__(self, run_name: str, layers: list[ScaleSimLayer]) -> None:
+        self.run_name = run_name
+        self.layers = layers
+        self.compute_rows: list[dict] = []
+        self.bandwidth_rows: list[dict] = []
+        self.detail_rows: list[dict] = []
+        self.report_dir: Path | None = None
 
 
-def _layer_rows(lid: int, layer: ScaleSimLayer, config: SystolicConfig,
-                options: ScaleSimOptions) -> tuple[dict, dict, dict]:
+def _layer_rows(lid: int, layer: ScaleSimLayer, setup: ScaleSimSetup,
+                kernel: str | None) -> tuple[dict, dict, dict]:
     comp = compute_stats(layer)
-    mem = simulate_memory(layer, comp, config, options)
+    mem = simulate_memory(layer, setup, kernel)
     total = comp.compute_cycles + mem.stall_cycles
     (i_start, i_stop, i_reads), (f_start, f_stop, f_reads), (o_start, o_stop, o_writes) = (
         mem.dram[k] for k in ("ifmap", "filter", "ofmap"))
@@ -61,15 +61,16 @@ def _layer_rows(lid: int, layer: ScaleSimLayer, config: SystolicConfig,
     return compute_row, bandwidth_row, dict(zip(DETAIL_COLUMNS, detail, strict=True))
 
 
-def simulate_layers(config: SystolicConfig, topology: str | Path,
-                    input_type: str = "conv") -> ScaleSimRun:
-    """All three reports' rows for ``topology`` on ``config`` (nothing written)."""
-    options = config.scalesim or ScaleSimOptions(run_name=config.name,
-                                                 ofmap_dram_bandwidth=int(config.dram.bandwidth))
-    layers = expand_layers(read_topology_layers(topology, input_type), config)
-    run = ScaleSimRun(options.run_name, layers)
+def simulate_layers(config: Any, topology: str | Path, input_type: str = "conv",
+                    kernel: str | None = None) -> ScaleSimRun:
+    """All three reports' rows for ``topology`` on ``config`` (a systolic config or a
+    :class:`ScaleSimSetup`; nothing written). ``kernel``: ``c`` or ``numba`` (default: the
+    C extension when it is built)."""
+    setup = config if isinstance(config, ScaleSimSetup) else ScaleSimSetup.of(config)
+    layers = expand_layers(read_topology_layers(topology, input_type), setup)
+    run = ScaleSimRun(setup.run_name, layers)
     for lid, layer in enumerate(layers):
-        comp, bw, detail = _layer_rows(lid, layer, config, options)
+        comp, bw, detail = _layer_rows(lid, layer, setup, kernel)
         run.compute_rows.append(comp)
         run.bandwidth_rows.append(bw)
         run.detail_rows.append(detail)
@@ -83,7 +84,7 @@ def _csv(columns: list[str], rows: list[dict]) -> str:
     return "".join(lines)
 
 
-def run_scalesim(config: SystolicConfig, topology: str | Path, input_type: str = "conv",
+def run_scalesim(config: Any, topology: str | Path, input_type: str = "conv",
                  outdir: str | Path = ".") -> ScaleSimRun:
     """Simulate and write COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
     DETAILED_ACCESS_REPORT.csv under ``outdir/<run_name>/``, each atomically."""
