@@ -154,6 +154,12 @@ def _text(raw: bytes, path: Path, lineno: int) -> str:
                          f"{path}:{lineno}") from None
 
 
+def _json_problem(err: json.JSONDecodeError) -> str:
+    """json's message with its column, read as one phrase: "Unterminated string starting at
+    column 12", not "starting at at column 12"."""
+    return f"{err.msg.removesuffix(' at')} at column {err.colno}"
+
+
 def read_trace(path: str | Path) -> Trace:
     """Read and validate a trace; any malformed line is reported with its line number."""
     path = Path(path)
@@ -170,7 +176,8 @@ def read_trace(path: str | Path) -> Trace:
         try:
             head = json.loads(first)
         except json.JSONDecodeError as err:
-            raise TraceError(f"header is not valid JSON ({err.msg})", f"{path}:1") from None
+            raise TraceError(f"header is not valid JSON ({_json_problem(err)})",
+                             f"{path}:1") from None
         if not isinstance(head, dict) or head.get("format") != FORMAT_NAME:
             raise TraceError(f'not an archsim trace: the header needs "format": "{FORMAT_NAME}"',
                              f"{path}:1")
@@ -197,8 +204,7 @@ def read_trace(path: str | Path) -> Trace:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                raise TraceError(f"not valid JSON ({err.msg} at column {err.colno})",
-                                 where) from None
+                raise TraceError(f"not valid JSON ({_json_problem(err)})", where) from None
             instructions.append(_instruction(obj, where, len(instructions)))
     meta = head.get("meta", {})
     if not isinstance(meta, dict):
