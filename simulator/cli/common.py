@@ -12,15 +12,22 @@ from simulator.errors import ConfigError
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as {dotted key: YAML value}; a malformed one is a ConfigError
+    located at that ``--set``, not at a line of the file it overrides."""
     import yaml
 
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, "
-                              "e.g. --set array.rows=64")
-        out[key.strip()] = yaml.safe_load(value)
+        if not sep or not key.strip():
+            raise ConfigError("expected KEY=VALUE with a dotted key, e.g. --set array.rows=64",
+                              where=f"--set {item}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or "not a YAML value"
+            raise ConfigError(f"the value is not valid YAML ({problem}); quote a string, e.g. "
+                              f"--set '{key.strip()}=\"...\"'", where=f"--set {item}") from None
     return out
 
 

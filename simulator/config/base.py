@@ -189,21 +189,58 @@ def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
     return parse_yaml_text(read_text(path, what, ConfigError), str(path))
 
 
+class FieldsError(ValueError):
+    """A cross-field rule broken (``warmup`` must be smaller than ``requests``): raised in a
+    model validator, it is reported at the line of the first of ``fields`` (or at the ``--set``
+    that gave one of them) and names them all, paths relative to the model that raised it."""
+
+    def __init__(self, message: str, *fields: str) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+#: key of a line index under which :func:`set_dotted` records where overridden values came
+#: from (dotted path tuple -> ``--set KEY=VALUE``), so errors name the command line
+OVERRIDES = "--set"
+
+
+def _origin(lines: dict, path: tuple, source: str) -> str | None:
+    """Where the value at ``path`` (or its nearest written ancestor) was given: the ``--set``
+    that overrode it, else ``source:line``; None when no line is known."""
+    given = lines.get(OVERRIDES, {})
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in given:
+            return given[path[:cut]]
+        if cut and path[:cut] in lines:
+            return f"{source}:{lines[path[:cut]]}"
+    return f"{source}:{lines[()]}" if () in lines else None
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it, short: no whole mapping of a spec in a one-line error."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigError:
-    """Turn pydantic's report into one ConfigError naming file:line, the field path and the fix.
-    Of several errors the deepest is named (for a value that may be a number or a mapping, the
-    mapping's bad key, not "not a number")."""
+    """Turn pydantic's report into one ConfigError naming file:line (or the ``--set`` that gave
+    the value), the field path and the fix. Of several errors the deepest is named (for a
+    value that may be a number or a mapping, the mapping's bad key, not "not a number"); a
+    cross-field rule (:class:`FieldsError`) names its fields and is located at the first."""
     errors = err.errors()
     first = max(errors, key=lambda e: len(_data_path(e["loc"])))
     first = {**first, "loc": _data_path(first["loc"])}
     loc = tuple(first["loc"])
     dotted = ".".join(str(p) for p in loc) or "(top level)"
-    line = None
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in lines:
-            line = lines[loc[:cut]]
-            break
-    where = f"{source}:{line}" if line else source
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldsError) and cause.fields:
+        paths = [loc + tuple(f.split(".")) for f in cause.fields]
+        given = lines.get(OVERRIDES, {})
+        overridden = [p for p in paths if any(p[:c] in given for c in range(1, len(p) + 1))]
+        where = _origin(lines, (overridden or paths)[0], source) or source
+        dotted = ", ".join(".".join(str(x) for x in p) for p in paths)
+    else:
+        where = _origin(lines, loc, source) or source
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -211,13 +248,15 @@ def validation_error(err: ValidationError, source: str, lines: dict) -> ConfigEr
         if parent_model:
             msg += f"; accepted keys here: {', '.join(parent_model)}"
     elif first["type"] == "literal_error":
-        msg = f"got {first.get('input')!r}; {msg[0].lower()}{msg[1:]}"
+        msg = f"got {_shown(first.get('input'))}; {msg[0].lower()}{msg[1:]}"
     elif first["type"] == "missing":
         msg = "required key is missing"
-    elif first["type"] == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    else:
-        msg = f"{msg[0].lower()}{msg[1:]}, got {first.get('input')!r}"
+    elif first["type"] in ("value_error", "assertion_error"):
+        msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    elif loc:
+        msg = f"{msg[0].lower()}{msg[1:]}, got {_shown(first.get('input'))}"
+    else:   # the document itself (not a mapping...): its content is not worth quoting
+        msg = f"{msg[0].lower()}{msg[1:]}"
     extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return ConfigError(f"{dotted}: {msg}{extra}", where=where)
 
@@ -256,12 +295,37 @@ def parse_model(model: type[BaseModel], data: Any, source: str, lines: dict) -> 
         raise validation_error(err, source, lines) from None
 
 
-def set_dotted(data: dict, dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested dict, creating mappings on the way: the override primitive."""
+def set_dotted(data: dict, dotted: str, value: Any, lines: dict | None = None) -> None:
+    """Set ``a.b.c`` in a nested dict, creating mappings on the way: the override primitive.
+    With the file's ``lines`` index, the value's origin (``--set a.b.c=VALUE``) replaces the
+    file lines under that path, so an error in it names the command line, not the file."""
     parts = dotted.split(".")
+    origin = f"--set {dotted}={_flow(value)}"
+    if not all(parts):
+        raise ConfigError(f"{dotted!r} is not a dotted key path (e.g. array.rows)",
+                          where=origin)
     node = data
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"{dotted}: {part!r} is not a mapping, cannot set a key inside it")
+            raise ConfigError(f"{dotted}: {part!r} is not a mapping, cannot set a key inside it",
+                              where=origin)
     node[parts[-1]] = value
+    if lines is not None:
+        path = tuple(parts)
+        for key in [k for k in lines if isinstance(k, tuple) and k[:len(path)] == path]:
+            del lines[key]
+        given = lines.setdefault(OVERRIDES, {})
+        for key in [k for k in given if k[:len(path)] == path]:
+            del given[key]
+        given[path] = origin
+
+
+def _flow(value: Any) -> str:
+    """A value in YAML flow style, as it would be typed after ``--set KEY=``."""
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=1 << 16,
+                              sort_keys=False).strip()
+    except yaml.YAMLError:
+        return repr(value)
+    return text.removesuffix("...").strip()

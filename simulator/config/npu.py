@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import HardwareConfig, Strict
+from simulator.config.base import FieldsError, HardwareConfig, Strict
 from simulator.config.systolic import ArrayConfig, SramConfig, VectorConfig
 
 
@@ -76,7 +76,8 @@ class NpuConfig(HardwareConfig):
     @model_validator(mode="after")
     def _default_within_cores(self) -> NpuConfig:
         if self.default_cores > self.cores:
-            raise ValueError(f"default_cores ({self.default_cores}) exceeds cores ({self.cores})")
+            raise FieldsError(f"default_cores ({self.default_cores}) exceeds cores "
+                              f"({self.cores})", "default_cores", "cores")
         return self
 
     def core_options(self) -> list[int]:

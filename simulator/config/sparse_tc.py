@@ -11,7 +11,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import DramConfig, HardwareConfig, Strict, VectorCosts
+from simulator.config.base import (
+    DramConfig,
+    FieldsError,
+    HardwareConfig,
+    Strict,
+    VectorCosts,
+)
 
 
 class OuterProductUnit(Strict):
@@ -121,10 +127,11 @@ class SparseTCConfig(HardwareConfig):
     def _tiles_fit(self) -> SparseTCConfig:
         wt, bt = self.warp_tile, self.block_tile
         if bt.m % wt.m or bt.n % wt.n:
-            raise ValueError(f"block_tile {bt.m}x{bt.n} must be a multiple of warp_tile "
-                             f"{wt.m}x{wt.n}")
+            raise FieldsError(f"block_tile {bt.m}x{bt.n} must be a multiple of warp_tile "
+                              f"{wt.m}x{wt.n}", "block_tile", "warp_tile")
         if self.k_chunk % wt.k:
-            raise ValueError(f"k_chunk {self.k_chunk} must be a multiple of warp_tile.k {wt.k}")
+            raise FieldsError(f"k_chunk {self.k_chunk} must be a multiple of warp_tile.k "
+                              f"{wt.k}", "k_chunk", "warp_tile.k")
         return self
 
     @property

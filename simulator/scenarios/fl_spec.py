@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import Strict, parse_model, read_yaml, set_dotted
+from simulator.config.base import FieldsError, Strict, parse_model, read_yaml, set_dotted
 
 POLICIES = ("random", "oracle", "dubhe")
 
@@ -78,7 +78,7 @@ class DeviceSpec(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> DeviceSpec:
         if (self.gflops is None) == (self.target is None):
-            raise ValueError("give exactly one of gflops or target")
+            raise FieldsError("give exactly one of gflops or target", "gflops", "target")
         return self
 
 
@@ -99,7 +99,8 @@ class SystemSpec(Strict):
         for name in ("uplink_mbps", "downlink_mbps"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
-                raise ValueError(f"{name} must be [low, high] with 0 < low <= high")
+                raise FieldsError(f"{name} must be [low, high] with 0 < low <= high, got "
+                                  f"[{low:g}, {high:g}]", name)
         return self
 
 
@@ -117,10 +118,14 @@ class FederatedSpec(Strict):
     @model_validator(mode="after")
     def _fits(self) -> FederatedSpec:
         if self.training.clients_per_round > self.data.clients:
-            raise ValueError(f"training.clients_per_round ({self.training.clients_per_round}) "
-                             f"exceeds data.clients ({self.data.clients})")
+            raise FieldsError(f"training.clients_per_round ({self.training.clients_per_round}) "
+                              f"exceeds data.clients ({self.data.clients})",
+                              "training.clients_per_round", "data.clients")
         if self.dubhe.min_aggregate > self.training.clients_per_round:
-            raise ValueError("dubhe.min_aggregate must not exceed training.clients_per_round")
+            raise FieldsError(f"dubhe.min_aggregate ({self.dubhe.min_aggregate}) must not "
+                              "exceed training.clients_per_round "
+                              f"({self.training.clients_per_round})",
+                              "dubhe.min_aggregate", "training.clients_per_round")
         return self
 
 
@@ -144,5 +149,6 @@ def load_federated_spec(path: str | Path,
     data, lines = read_yaml(path, "scenario spec")
     data = data if data is not None else {}
     for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
+        if isinstance(data, dict):
+            set_dotted(data, dotted, value, lines)
     return parse_federated_spec(data, str(path), lines, path.parent)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import Strict, parse_model, read_yaml, set_dotted
+from simulator.config.base import FieldsError, Strict, parse_model, read_yaml, set_dotted
 
 
 class TenantSpec(Strict):
@@ -24,7 +24,7 @@ class TenantSpec(Strict):
     @model_validator(mode="after")
     def _one_target(self) -> TenantSpec:
         if (self.qos_ms is None) == (self.qos_factor is None):
-            raise ValueError("give exactly one of qos_ms or qos_factor")
+            raise FieldsError("give exactly one of qos_ms or qos_factor", "qos_ms", "qos_factor")
         return self
 
 
@@ -45,8 +45,8 @@ class PolicySpec(Strict):
     @model_validator(mode="after")
     def _block(self) -> PolicySpec:
         if isinstance(self.block, int) and self.block < 1:
-            raise ValueError("block must be a positive number of layers, 'adaptive' or "
-                             "'feedback'")
+            raise FieldsError(f"block must be a positive number of layers, 'adaptive' or "
+                              f"'feedback', got {self.block}", "block")
         return self
 
 
@@ -65,9 +65,11 @@ class AdaptiveBlockSpec(Strict):
     @model_validator(mode="after")
     def _range(self) -> AdaptiveBlockSpec:
         if not self.min <= self.start <= self.max:
-            raise ValueError("need min <= start <= max")
+            raise FieldsError(f"need min <= start <= max, got min {self.min}, start "
+                              f"{self.start}, max {self.max}", "min", "start", "max")
         if self.low > self.high:
-            raise ValueError("need low <= high")
+            raise FieldsError(f"need low <= high, got low {self.low:g}, high {self.high:g}",
+                              "low", "high")
         return self
 
 
@@ -118,20 +120,24 @@ class ServingSpec(Strict):
     def _check(self) -> ServingSpec:
         names = [t.name for t in self.tenants]
         if len(set(names)) != len(names):
-            raise ValueError("tenant names must be distinct")
+            raise FieldsError(f"tenant names must be distinct, got {', '.join(names)}",
+                              "tenants")
         if len({p.name for p in self.policies}) != len(self.policies):
-            raise ValueError("policy names must be distinct")
+            raise FieldsError("policy names must be distinct", "policies")
         for name, rate in self.loads.items():
             if rate <= 0:
-                raise ValueError(f"load {name!r} must be a positive rate, got {rate}")
+                raise FieldsError(f"load {name!r} must be a positive rate, got {rate}",
+                                  f"loads.{name}")
         if any(r <= 0 for r in self.sweep):
-            raise ValueError("sweep rates must be positive")
+            raise FieldsError("sweep rates must be positive", "sweep")
         levels = self.contention_levels
         if not levels or levels[0] != 1.0 or \
                 any(b <= a for a, b in zip(levels, levels[1:], strict=False)):
-            raise ValueError("contention_levels must start at 1 and increase")
+            raise FieldsError("contention_levels must start at 1 and increase",
+                              "contention_levels")
         if self.warmup >= self.requests:
-            raise ValueError("warmup must be smaller than requests")
+            raise FieldsError(f"warmup ({self.warmup}) must be smaller than requests "
+                              f"({self.requests})", "warmup", "requests")
         return self
 
 
@@ -153,5 +159,6 @@ def load_serving_spec(path: str | Path, overrides: dict[str, Any] | None = None)
     data, lines = read_yaml(path, "scenario spec")
     data = data if data is not None else {}
     for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
+        if isinstance(data, dict):
+            set_dotted(data, dotted, value, lines)
     return parse_serving_spec(data, str(path), lines, path.parent)
