@@ -176,7 +176,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ha
     for dotted, value in (overrides or {}).items():
         if not isinstance(data, dict):
             break
-        set_dotted(data, dotted, value)
+        set_dotted(data, dotted, value, lines)
     return config_from_dict(data, str(path), lines)
 
 
