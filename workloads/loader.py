@@ -88,7 +88,8 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None, *,
     path = Path(path_text)
     if path.suffix.lower() == ".csv":
         if not path.is_file():
-            raise WorkloadError("no such topology file", where=path_text)
+            raise WorkloadError("is a folder, not a topology file" if path.is_dir() else
+                                "no such topology file", where=path_text)
         from workloads.topology import read_topology
 
         return read_topology(path, forced or sniff_input_type(path)), None

@@ -126,7 +126,8 @@ def read_model(path_or_model: Any) -> tuple[Any, str]:
         return path_or_model, path_or_model.graph.name or "<onnx model>"
     where = str(path_or_model)
     if not Path(where).is_file():
-        raise WorkloadError("no such ONNX file", where=where)
+        raise WorkloadError("is a folder, not an ONNX file" if Path(where).is_dir() else
+                            "no such ONNX file", where=where)
     try:
         model = onnx.load(where)
     except Exception as err:  # protobuf decode errors, missing external data...

@@ -233,7 +233,8 @@ def load_graph(spec: str, options: dict[str, str], where: str) -> GraphData:
     path = Path(spec)
     if path.suffix.lower() in EDGE_LIST_SUFFIXES or path.is_file():
         if not path.is_file():
-            raise WorkloadError("no such edge-list file", where=spec)
+            raise WorkloadError("is a folder, not an edge-list file" if path.is_dir() else
+                                "no such edge-list file", where=spec)
         undirected = options.pop("undirected", "0") not in ("0", "false", "no")
         return read_edge_list(path, feats, classes, undirected)
     raise WorkloadError(f"unknown graph {spec!r}; accepted: {', '.join(PLANETOID)}, "
