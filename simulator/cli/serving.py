@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from simulator.cli.common import add_set_flag, make_console, parse_overrides
+from simulator.cli.plotflags import add_plot_flags, plot_options
 
 
 def add_parsers(sub) -> dict[str, Callable]:
@@ -25,12 +26,17 @@ def add_parsers(sub) -> dict[str, Callable]:
                    help="print the report as JSON (per policy: loads, sweep, max load)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write QoS satisfaction and p99 latency against load for each policy")
+    add_plot_flags(p)
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="simulate policies on N processes (same report; default 1)")
     return {"serve": cmd_serve}
 
 
 def cmd_serve(args) -> int:
+    from simulator.cli.llm_serving import cmd_llm_serve, is_llm
+
+    if is_llm(args):     # kind: llm, or llm: tenants (docs/llm-serving.md)
+        return cmd_llm_serve(args)
     from simulator.scenarios.serving import run_serving
     from simulator.scenarios.serving_spec import load_serving_spec
 
@@ -40,7 +46,7 @@ def cmd_serve(args) -> int:
     if args.plot:
         from simulator.scenarios.serving_plot import plot_serving
 
-        plot_serving(report, args.plot)
+        plot_serving(report, args.plot, **plot_options(args))
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
