@@ -44,43 +44,44 @@ def sweep() -> tuple[list[dict], float]:
     return rows, time.perf_counter() - t0
 
 
-def plot(rows: list[dict]) -> None:
-    import matplotlib
+def plot(rows: list[dict], path: Path = PLOT, dpi: int = 120, title: str | None = None,
+         size: tuple[float, float] = (6.5, 4.2)) -> None:
+    from simulator.report.figure import marker, save, subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from simulator.report.export import atomic_write
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for db, marker in zip(B_DENSITIES, "os", strict=True):
+    _, fig, ax = subplots(1, 1, size, dpi)
+    for i, db in enumerate(B_DENSITIES):
         pts = [r for r in rows if r["b"] == db]
-        ax.plot([r["a"] for r in pts], [r["norm"] for r in pts], marker=marker,
+        ax.plot([r["a"] for r in pts], [r["norm"] for r in pts], marker=marker(i),
                 label=f"DSTC, B density {db:g}")
         ax.plot([r["a"] for r in pts], [r["a"] * db for r in pts], ls=":", color="grey")
+    ax.plot([], [], ls=":", color="grey", label="density product (A x B)")
     ax.axhline(0.5, ls="--", color="tab:red", label="2:4 weights (A100 style)")
     ax.axhline(1.0, color="black", lw=0.8, label="dense tensor core")
-    ax.set_xlabel("A (activation) density")
-    ax.set_ylabel("latency / dense tensor core")
-    ax.set_title("4096x4096x4096 SpGEMM on dstc.yaml (dotted: density product)")
+    ax.set_xlabel("A (activation) density (fraction of non-zeros)")
+    ax.set_ylabel("latency / dense tensor core latency (ratio)")
+    ax.set_title(title or "4096x4096x4096 SpGEMM on dstc.yaml", fontsize=10)
     ax.invert_xaxis()
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    atomic_write(PLOT, buf.getvalue())
+    save(fig, path, dpi)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from simulator.cli.plotflags import add_plot_flags, plot_options
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--plot", type=Path, default=PLOT, help="the figure (default: %(default)s)")
+    add_plot_flags(parser)
+    args = parser.parse_args(argv)
     rows, wall = sweep()
     print("A dens  B dens  sparse cycles  dense cycles  2:4 cycles  sparse/dense  speedup")
     for r in rows:
         print(f"{r['a']:6.1f}  {r['b']:6.1f}  {r['sparse']:13,}  {r['dense']:12,}  "
               f"{r['s24']:10,}  {r['norm']:12.3f}  {1 / r['norm']:6.2f}x")
-    plot(rows)
-    print(f"wrote {PLOT.relative_to(ROOT)}")
+    plot(rows, args.plot, **plot_options(args, 120, (6.5, 4.2)))
+    print(f"wrote {args.plot}")
     ok = wall < TARGET_S
     import os
 

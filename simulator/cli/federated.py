@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from simulator.cli.common import add_set_flag, make_console, parse_overrides
+from simulator.cli.plotflags import add_plot_flags, plot_options
 
 
 def add_parsers(sub) -> dict[str, Callable]:
@@ -24,6 +25,7 @@ def add_parsers(sub) -> dict[str, Callable]:
                    help="print the report as JSON (per policy summary and per-round series)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write accuracy and skewness per round for each policy")
+    add_plot_flags(p)
     return {"federated": cmd_federated}
 
 
@@ -36,7 +38,7 @@ def cmd_federated(args) -> int:
     if args.plot:
         from simulator.scenarios.fl_plot import plot_federated
 
-        plot_federated(report, args.plot)
+        plot_federated(report, args.plot, **plot_options(args))
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")

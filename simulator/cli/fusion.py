@@ -13,6 +13,7 @@ from simulator.cli.common import (
     parse_input_values,
     parse_overrides,
 )
+from simulator.cli.plotflags import add_plot_flags, plot_options
 from simulator.errors import ConfigError
 
 
@@ -35,6 +36,7 @@ def add_parsers(sub) -> dict[str, Callable]:
                    help="most fusion units per kernel the tuners consider (default 8)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--plot", metavar="PNG", help="write a speedup / search-time plot")
+    add_plot_flags(p)
 
     return {"fusion": cmd_fusion}
 
@@ -60,7 +62,8 @@ def cmd_fusion(args) -> int:
                                input_values=parse_input_values(args.input_values))
     held = leave_one_network_out(config, rows, args.max_group) if args.leave_one_out else []
     if args.plot:
-        plot_study(rows, args.plot, f"fusion and core-count tuning on {config.name}")
+        plot_study(rows, args.plot, **{"title": f"fusion and core-count tuning on {config.name}",
+                                       **plot_options(args, 110, (12.0, 4.6))})
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         import json

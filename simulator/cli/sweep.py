@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli.common import cell, make_console
+from simulator.cli.plotflags import add_plot_flags, plot_options
 from simulator.errors import ArchsimError
 
 
@@ -50,6 +51,7 @@ def add_parsers(sub) -> dict[str, Callable]:
                         "total_cycles,energy_pj,pe_count (PEs as the area proxy)")
     p.add_argument("--logx", action="store_true", help="log-scale x axis")
     p.add_argument("--logy", action="store_true", help="log-scale y axis")
+    add_plot_flags(p)
     return {"sweep": cmd_sweep, "plot": cmd_plot}
 
 
@@ -156,7 +158,7 @@ def cmd_plot(args) -> int:
     objectives = parse_objectives(args.pareto)
     path, front = plot_results(results, args.x, args.y, out, hue=args.hue,
                                objectives=objectives, logx=args.logx, logy=args.logy,
-                               workload=args.workload)
+                               workload=args.workload, **plot_options(args))
     from rich.table import Table
 
     columns = list(dict.fromkeys(["workload", *results.params, args.x, args.y,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli.common import Progress, add_set_flag, make_console, parse_overrides
+from simulator.cli.plotflags import add_plot_flags, plot_options
 from simulator.errors import ArchsimError
 
 
@@ -37,6 +38,7 @@ def add_parsers(sub: Any) -> dict[str, Any]:
     p.add_argument("--clusters", type=int, default=4, help="k-means clusters (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed for ids, inputs and k-means")
     p.add_argument("--plot", metavar="FILE.png", help="write the heatmap grid")
+    add_plot_flags(p)
     p.add_argument("--skim", metavar="threshold=T[,block=32,start=1,weights=FILE.npz]",
                    help="also run Block-Skim on the model: per-layer tokens kept and the "
                         "output difference at the kept positions vs the full model "
@@ -147,8 +149,9 @@ def cmd_attention(args) -> int:
 
         what = (f"mean over {maps.documents} real documents of {length} tokens"
                 if maps.documents else f"{length} tokens")
-        heatmap_grid(maps.probs, labels, names, args.plot,
-                     f"{name}: attention, {what}; heads clustered into {args.clusters} patterns")
+        heatmap_grid(maps.probs, labels, names, args.plot, **{
+            "title": f"{name}: attention, {what}; heads clustered into {args.clusters} patterns",
+            **plot_options(args, 110)})
     if args.skim:
         opts = _skim_options(args.skim)
         predictors = None

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from simulator.report.export import atomic_write
+from simulator.report.figure import save, subplots
 
 
 def heatmap_grid(probs: np.ndarray, labels: np.ndarray, names: list[str], path: str | Path,
-                 title: str = "", max_tokens: int = 128) -> Path:
+                 title: str = "", max_tokens: int = 128, dpi: int = 110,
+                 size: tuple[float, float] | None = None) -> Path:
     """Write a PNG of ``probs`` [layers, heads, L, L] (the first ``max_tokens`` tokens of each
     map, square-root colour scale so weak structure shows), each panel captioned
-    ``L<l> H<h>`` and its cluster's name, framed in the cluster's colour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    ``L<l> H<h>`` and its cluster's name, framed in the cluster's colour. ``size`` (inches)
+    defaults to 1.25 x 1.55 a panel plus room for the titles."""
     layers, heads, length, _ = probs.shape
     n = min(length, max_tokens)
+    if size is None:
+        size = (1.25 * heads + 0.5, 1.55 * layers + (0.9 if title else 0.6))
+    plt, fig, axes = subplots(layers, heads, size, dpi, squeeze=False)
     colours = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(layers, heads, figsize=(1.25 * heads, 1.4 * layers + 0.6),
-                             squeeze=False)
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
     for layer in range(layers):
         for head in range(heads):
             ax = axes[layer, head]
@@ -38,11 +36,8 @@ def heatmap_grid(probs: np.ndarray, labels: np.ndarray, names: list[str], path: 
                 side.set_linewidth(2.5)
             ax.set_title(f"L{layer} H{head}\n{names[c]}", fontsize=6, color=colours(c % 10),
                          pad=2)
+    fig.supxlabel(f"key position (tokens 0-{n - 1}) in each panel", fontsize=8)
+    fig.supylabel(f"query position (tokens 0-{n - 1})", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.97 if title else 1))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
-    return Path(path)
+    return save(fig, path, dpi)

@@ -55,18 +55,13 @@ def roofline(config, model: str, seq: int = 512, ctx: int = 1024, batch: int = 1
     return out
 
 
-def plot_roofline(report: dict[str, Any], path: str) -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_roofline(report: dict[str, Any], path: str, dpi: int = 110, title: str | None = None,
+                  size: tuple[float, float] = (8.0, 5.5)) -> None:
     import numpy as np
 
-    from simulator.files import atomic_write
+    from simulator.report.figure import save, subplots
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    _, fig, ax = subplots(1, 1, size, dpi)
     pts = [p for p in report["points"] if p["dram_bytes"]]
     lo = min([p["intensity"] for p in pts] + [0.1]) / 2
     hi = max([p["intensity"] for p in pts] + [report["ridge_flop_per_byte"] * 4]) * 2
@@ -82,14 +77,10 @@ def plot_roofline(report: dict[str, Any], path: str) -> None:
                    color=colors[p["phase"]], s=28, alpha=0.8,
                    label=f"{p['phase']} {p['group']}" if key not in seen else None)
         seen.add(key)
-    ax.set_xlabel("arithmetic intensity (FLOP / DRAM byte)")
-    ax.set_ylabel("achieved TFLOP/s")
-    ax.set_title(f"{report['model']} on {report['config']}: prefill seq {report['seq']}, "
-                 f"decode ctx {report['ctx']}, batch {report['batch']}")
+    ax.set_xlabel("arithmetic intensity (FLOP/byte of DRAM traffic)")
+    ax.set_ylabel("achieved throughput (TFLOP/s)")
+    ax.set_title(title or f"{report['model']} on {report['config']}: prefill seq "
+                 f"{report['seq']}, decode ctx {report['ctx']}, batch {report['batch']}")
     ax.grid(True, which="both", lw=0.3)
     ax.legend(fontsize=8)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    save(fig, path, dpi)

@@ -118,13 +118,37 @@ def pareto_front(rows: Sequence[dict[str, Any]], objectives: Sequence[tuple[str,
     return sorted(front)
 
 
+#: units of the results.csv columns and of config fields often swept (others: by suffix)
+UNITS = {"total_cycles": "cycles", "energy_pj": "pJ", "utilization": "fraction of peak MACs",
+         "macs": "MACs", "pe_count": "PEs", "time_us": "us", "instructions": "count",
+         "wall_s": "s", "point": "index", "array.rows": "PEs", "array.cols": "PEs",
+         "dram.bandwidth": "bytes/cycle", "dram.latency": "cycles", "vector.lanes": "lanes",
+         "vector.pipeline": "cycles", "word_bytes": "bytes", "cores": "cores",
+         **{k: "bytes" for k in ("dram_read", "dram_write", "sram_read", "sram_write")}}
+SUFFIX_UNITS = (("_pj_per_byte", "pJ/byte"), ("_pj_per_op", "pJ/op"), ("_pj", "pJ"),
+                ("_cycles", "cycles"), ("_bytes", "bytes"), ("_kb", "KiB"), ("_mb", "MiB"),
+                ("_gb", "GB"), ("_ghz", "GHz"), ("_us", "us"), ("_ms", "ms"), ("_s", "s"))
+
+
+def axis_label(column: str) -> str:
+    """``total_cycles`` -> ``total_cycles (cycles)``: the column and its unit (a column of no
+    known unit says its values are as in results.csv)."""
+    unit = UNITS.get(column)
+    if unit is None:
+        unit = next((u for suffix, u in SUFFIX_UNITS if column.endswith(suffix)),
+                    "as in results.csv")
+    return f"{column} ({unit})"
+
+
 def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | None = None,
                  objectives: Sequence[tuple[str, bool]] = (), logx: bool = False,
-                 logy: bool = False, workload: str | None = None
+                 logy: bool = False, workload: str | None = None, dpi: int = 110,
+                 title: str | None = None, size: tuple[float, float] = (7.5, 4.8)
                  ) -> tuple[Path, list[dict[str, Any]]]:
-    """Scatter ``y`` against ``x`` of the ok rows (of one ``workload``, if given), coloured by
-    ``hue``, the Pareto front on ``objectives`` drawn as black-edged stars. Returns the file
-    written and the front's rows, by workload and then by the first objective."""
+    """Scatter ``y`` against ``x`` of the ok rows (of one ``workload``, if given): a marker per
+    workload, a colour per ``hue`` value (per workload when no ``hue``), the Pareto front on
+    ``objectives`` drawn as black-edged stars. Returns the file written and the front's rows,
+    by workload and then by the first objective."""
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg"):
         raise SweepError("the plot file must end in .png or .svg", where=str(out))
@@ -138,28 +162,34 @@ def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | N
             where=str(results.path))
     front = pareto_front(rows, objectives) if objectives else []
 
-    import matplotlib
+    from simulator.report.figure import MARKERS, save, subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt, fig, ax = subplots(1, 1, size, dpi)
+    colour_by = hue or "workload"
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
-    groups: dict[Any, list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault(r.get(hue) if hue else None, []).append(r)
-    keys = sorted(groups, key=lambda k: (isinstance(k, str), k if k is not None else 0))
+    def order(keys: Any) -> list[Any]:
+        return sorted(keys, key=lambda k: (isinstance(k, str), k if k is not None else 0))
+
+    keys = order({r.get(colour_by) for r in rows})
     cmap = plt.get_cmap("tab10" if len(keys) <= 10 else "viridis")
     colours = {key: cmap(n if len(keys) <= 10 else n / max(1, len(keys) - 1))
                for n, key in enumerate(keys)}
-    for key in keys:
-        pts = groups[key]
-        ax.scatter([p[x] for p in pts], [p[y] for p in pts], s=28, alpha=0.8,
-                   color=colours[key], label=f"{hue}={key}" if hue else None, zorder=2)
+    workloads = order({r["workload"] for r in rows})
+    markers = {w: MARKERS[n % len(MARKERS)] for n, w in enumerate(workloads)}
+    for w in workloads:
+        for key in keys:
+            pts = [r for r in rows if r["workload"] == w and r.get(colour_by) == key]
+            if not pts:
+                continue
+            label = (f"{w}" if colour_by == "workload" else
+                     f"{hue}={key}" + (f", {w}" if len(workloads) > 1 else ""))
+            ax.scatter([p[x] for p in pts], [p[y] for p in pts], s=28, alpha=0.8,
+                       marker=markers[w], color=colours[key], label=label, zorder=2)
     if front:
         fx, fy = [rows[i][x] for i in front], [rows[i][y] for i in front]
         names = ", ".join(("max " if m else "") + c for c, m in objectives)
         ax.scatter(fx, fy, s=170, marker="*", edgecolors="black", linewidths=1.0,
-                   color=[colours[rows[i].get(hue) if hue else None] for i in front], zorder=3)
+                   color=[colours[rows[i].get(colour_by)] for i in front], zorder=3)
         ax.scatter([], [], s=170, marker="*", facecolors="white", edgecolors="black",
                    label=f"Pareto front ({names})")  # legend entry in neutral colours
         if {c for c, m in objectives} == {x, y} and not any(m for _, m in objectives):
@@ -171,26 +201,17 @@ def plot_results(results: Results, x: str, y: str, out: str | Path, hue: str | N
                 pts.sort()
                 ax.step([p[0] for p in pts], [p[1] for p in pts], where="post",
                         color="black", linewidth=0.8, alpha=0.6, zorder=1)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"{y} vs {x} ({len(rows)} points{', ' + workload if workload else ''})",
-                 fontsize=10)
-    if hue or front:
-        ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    try:
-        fig.savefig(tmp, format=out.suffix[1:].lower())
-        tmp.replace(out)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
+    ax.set_title(title or f"{y} vs {x} ({len(rows)} points"
+                 f"{', ' + workload if workload else ''})", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    save(fig, out, dpi, out.suffix[1:].lower())
     first = objectives[0] if objectives else (y, False)
     ordered = sorted((rows[i] for i in front), key=lambda r: (
         str(r["workload"]), -r[first[0]] if first[1] else r[first[0]]))
