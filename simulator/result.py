@@ -7,7 +7,8 @@ from typing import Any
 
 BYTE_KEYS = ("dram_read", "dram_write", "sram_read", "sram_write")
 ENERGY_KEYS = ("energy_pj", "energy_mac_pj", "energy_vector_pj", "energy_sram_pj",
-               "energy_dram_pj")
+               "energy_dram_pj", "energy_leakage_pj", "energy_sram_read_pj",
+               "energy_sram_write_pj", "energy_dram_read_pj", "energy_dram_write_pj")
 
 
 @dataclass
@@ -26,11 +27,17 @@ class LayerResult:
     energy_pj: float
     dims: dict[str, int] = field(default_factory=dict)
     vector_ops: int = 0
-    #: the layer's energy by component (they add up to ``energy_pj``)
+    #: the layer's energy by component (mac + vector + sram + dram + leakage = ``energy_pj``;
+    #: sram = sram_read + sram_write, dram = dram_read + dram_write; docs/energy.md)
     energy_mac_pj: float = 0.0
     energy_vector_pj: float = 0.0
     energy_sram_pj: float = 0.0
     energy_dram_pj: float = 0.0
+    energy_leakage_pj: float = 0.0
+    energy_sram_read_pj: float = 0.0
+    energy_sram_write_pj: float = 0.0
+    energy_dram_read_pj: float = 0.0
+    energy_dram_write_pj: float = 0.0
 
     @property
     def shape(self) -> tuple[int | None, int | None, int | None]:
@@ -85,6 +92,9 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
     #: the complete config the run used (every default filled in), as plain JSON
     config: dict[str, Any] = field(default_factory=dict)
+    #: estimated silicon area by component (``mac``, ``sram``, ``vector``, ``total``), mm^2
+    #: (simulator.hw.energy; docs/energy.md)
+    area_mm2: dict[str, float] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         extras = self.__dict__.get("extras")
