@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from simulator.errors import ConfigError
@@ -60,25 +61,128 @@ class DramConfig(Strict):
                      "the channel is free meanwhile)."))
 
 
-class EnergyTable(Strict):
-    """Energy per event in picojoules.
+class ErtEntry(Strict):
+    """Which ERT component and action price one archsim event."""
 
-    Defaults are 45 nm figures from Horowitz, "Computing's energy problem" (ISSCC 2014): an 8-bit
-    integer multiply-add is about 0.2 pJ, a read from a small (8-64 KB) SRAM about 1.25 pJ per byte
-    (10 pJ per 64-bit access), and a DRAM access about 160 pJ per byte (1.3-2.6 nJ per 64 bits).
-    A vector-unit operation (add, compare, a step of a transcendental) is costed like a MAC's
-    adder and a register access, 0.1 pJ.
+    component: str = Field(description="The component's full name in the ERT.")
+    action: str = Field(description="The action's name (read, write, mac_random, ...).")
+    bytes: float | None = Field(None, gt=0,
+        description=("Bytes one access moves (SRAM/DRAM events; default 8: a 64-bit access). "
+                     "MAC and vector entries price one operation."))
+
+
+#: the events ``energy.ert_map`` may name
+ErtEvent = Literal["mac", "vector", "sram_read", "sram_write", "dram_read", "dram_write"]
+
+
+class EnergyTable(Strict):
+    """Energy per event in picojoules, at 45 nm unless ``node_nm`` says otherwise.
+
+    Built-in figures (docs/energy.md gives every source): a MAC 0.2 pJ (Horowitz, ISSCC 2014,
+    45 nm 8-bit multiply), a vector op 0.1 pJ, DRAM 160 pJ per byte; SRAM per access from a
+    power-law fit to Horowitz's 64-bit accesses of 8 KB / 32 KB / 1 MB SRAMs (10 / 20 / 100 pJ)
+    in the capacity of each of the config's buffers, linear in the access width, writes at CACTI
+    7's write/read ratio; leakage and area per component (``simulator.hw.energy``).
+    Pinning ``sram_pj_per_byte`` selects the flat table of earlier releases: one SRAM figure for
+    reads and writes whatever the buffer, and (unless ``leakage: true``) no leakage, so a config
+    that pins ``mac_pj``, ``sram_pj_per_byte`` and ``dram_pj_per_byte`` keeps its totals.
+    ``ert`` imports an Accelergy ERT or ERT_summary; its entries replace those events' figures.
     """
 
     mac_pj: float = Field(0.2, ge=0,
-        description=("Energy of one multiply-accumulate, pJ (45 nm 8-bit int: 0.2; Horowitz, ISSCC "
-                    "2014)."))
-    sram_pj_per_byte: float = Field(1.25, ge=0,
-        description="Energy per byte read or written in on-chip SRAM, pJ (small 45 nm SRAM: 1.25).")
+        description=("Energy of one multiply-accumulate, pJ at 45 nm (8-bit int multiply: 0.2; "
+                     "Horowitz, ISSCC 2014)."))
+    sram_pj_per_byte: float | None = Field(None, ge=0,
+        description=("Flat energy per SRAM byte read (and written, unless "
+                     "sram_write_pj_per_byte), pJ at 45 nm, whatever the buffer. None: per "
+                     "buffer, from its capacity and the access width (docs/energy.md)."))
+    sram_write_pj_per_byte: float | None = Field(None, ge=0,
+        description=("Energy per SRAM byte written, pJ at 45 nm. None: sram_pj_per_byte if "
+                     "pinned, else the read energy x CACTI 7's write/read ratio (1.61)."))
     dram_pj_per_byte: float = Field(160.0, ge=0,
-        description="Energy per byte moved to or from DRAM, pJ (DDR3-class: 160).")
+        description=("Energy per byte read from DRAM (and written, unless "
+                     "dram_write_pj_per_byte), pJ (DDR3-class: 160); not node-scaled."))
+    dram_write_pj_per_byte: float | None = Field(None, ge=0,
+        description="Energy per byte written to DRAM, pJ. None: dram_pj_per_byte.")
     vector_pj_per_op: float = Field(0.1, ge=0,
-        description="Energy of one vector-unit element operation, pJ.")
+        description="Energy of one vector-unit element operation, pJ at 45 nm.")
+    sram_access_bits: int = Field(64, ge=8, le=8192,
+        description=("Bits one SRAM access reads or writes (the capacity model's width; "
+                     "Horowitz's figures are for 64)."))
+    node_nm: float = Field(45, ge=7, le=130,
+        description=("Technology node, nm (7-130): on-chip energies, leakage and area scale "
+                     "from 45 nm by Stillmaker & Baas (2017)."))
+    vdd: float = Field(0.8, gt=0, le=2,
+        description="Supply voltage, V, at which the node scaling compares nodes.")
+    leakage: bool | None = Field(None,
+        description=("Count leakage (power x run time). None: yes, unless sram_pj_per_byte "
+                     "pins the flat table of earlier releases."))
+    ert: str | None = Field(None,
+        description=("An Accelergy ERT_summary.yaml or ERT.yaml (path relative to this config "
+                     "file; a --set path: to the working directory): its entries price "
+                     "the events ert_map names or its component names suggest."))
+    ert_map: dict[ErtEvent, ErtEntry] = Field(default_factory=dict,
+        description=("Event (mac, vector, sram_read, sram_write, dram_read, dram_write) -> "
+                     "{component, action, bytes}; events not named are matched by component "
+                     "name (docs/energy.md)."))
+    ert_table: dict[str, dict[str, float]] | None = Field(None,
+        description=("The imported table, {component: {action: pJ}} (filled from ert; "
+                     "recorded so a replay needs no file)."))
+
+    @model_validator(mode="after")
+    def _load_ert(self, info: ValidationInfo) -> EnergyTable:
+        if self.ert is not None and self.ert_table is None:
+            from simulator.config.ert import parse_ert
+
+            path = Path(self.ert).expanduser()
+            ctx = info.context or {}
+            source, lines = ctx.get("source"), ctx.get("lines") or {}
+            given = lines.get(OVERRIDES, {})
+            by_set = any(k[-1:] == ("ert",) or k[-1:] == ("energy",) for k in given)
+            if not path.is_absolute() and source and not by_set and Path(source).is_file():
+                path = Path(source).parent / path
+            if not path.is_file():
+                raise FieldsError(f"no such ERT file: {path}", "ert")
+            self.__dict__["ert_table"] = parse_ert(*read_yaml(path, "ERT"), path)
+        if self.ert_table is not None:
+            from simulator.config.ert import default_map
+
+            try:
+                default_map(self.ert_table)
+            except ValueError as err:
+                raise FieldsError(str(err), "ert_map") from None
+            for event, entry in self.ert_map.items():
+                actions = self.ert_table.get(entry.component)
+                if actions is None:
+                    raise FieldsError(f"component {entry.component!r} is not in the ERT "
+                                      f"(it has {', '.join(sorted(self.ert_table))})",
+                                      f"ert_map.{event}")
+                if entry.action not in actions:
+                    raise FieldsError(f"{entry.component} has no action {entry.action!r} "
+                                      f"(it has {', '.join(sorted(actions))})",
+                                      f"ert_map.{event}")
+        elif self.ert_map:
+            raise FieldsError("ert_map needs an ert file", "ert_map", "ert")
+        return self
+
+    def counts_leakage(self) -> bool:
+        """Leakage is counted unless switched off, or the flat table is pinned (see class)."""
+        return self.leakage if self.leakage is not None else self.sram_pj_per_byte is None
+
+    def ert_energies(self) -> dict[str, float]:
+        """Per-event energies the ERT gives: pJ per MAC or vector op, pJ per byte for the
+        memory events (an access's energy over the bytes it moves), used as written."""
+        if self.ert_table is None:
+            return {}
+        from simulator.config.ert import default_map
+
+        chosen = {e: (c, a, None) for e, (c, a) in default_map(self.ert_table).items()}
+        chosen.update({e: (m.component, m.action, m.bytes) for e, m in self.ert_map.items()})
+        out = {}
+        for event, (comp, action, nbytes) in chosen.items():
+            pj = self.ert_table[comp][action]
+            out[event] = pj if event in ("mac", "vector") else pj / (nbytes or 8)
+        return out
 
 
 #: A vector operator's cost terms: operations per output element, per element of its first
@@ -289,7 +393,7 @@ def parse_model(model: type[BaseModel], data: Any, source: str, lines: dict) -> 
     if not isinstance(data, dict):
         raise ConfigError("a config must be a mapping of keys to values", where=source)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"source": source, "lines": lines})
     except ValidationError as err:
         err._archsim_model = model  # type: ignore[attr-defined]
         raise validation_error(err, source, lines) from None

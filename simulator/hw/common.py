@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from simulator.config.base import EnergyTable
 from simulator.engine import EngineStats
+from simulator.hw.energy import event_energies
 from simulator.result import BYTE_KEYS, LayerResult, Result, TimelineEvent, UnitResult
 from simulator.trace import Trace
 
 
-def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int], vector_ops: int = 0
-              ) -> dict[str, float]:
-    sram = (nbytes.get("sram_read", 0) + nbytes.get("sram_write", 0)) * table.sram_pj_per_byte
-    dram = (nbytes.get("dram_read", 0) + nbytes.get("dram_write", 0)) * table.dram_pj_per_byte
-    mac = macs * table.mac_pj
-    vector = vector_ops * table.vector_pj_per_op
-    return {"mac": mac, "vector": vector, "sram": sram, "dram": dram,
-            "total": mac + vector + sram + dram}
+def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int], vector_ops: int = 0,
+              cycles: int = 0, hardware: Any = None) -> dict[str, float]:
+    """Energy by part (pJ) of ``macs`` MACs, ``vector_ops`` vector ops, the bytes moved and
+    ``cycles`` of leakage on ``hardware`` (its config; simulator.hw.energy)."""
+    return event_energies(table, hardware).split(macs, nbytes, vector_ops, cycles)
 
 
 def _layer_energy(split: dict[str, float]) -> dict[str, float]:
-    return {"energy_pj": split["total"], "energy_mac_pj": split["mac"],
-            "energy_vector_pj": split["vector"], "energy_sram_pj": split["sram"],
-            "energy_dram_pj": split["dram"]}
+    return {"energy_pj": split["total"], **{f"energy_{part}_pj": split[part] for part in (
+        "mac", "vector", "sram", "dram", "leakage", "sram_read", "sram_write", "dram_read",
+        "dram_write")}}
 
 
 def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_ghz: float,
-                 pe_count: int, energy: EnergyTable, timeline: bool) -> Result:
-    """Aggregate per layer (by instruction tag, in the order the trace lists layers)."""
+                 pe_count: int, energy: EnergyTable, timeline: bool,
+                 hardware: Any = None) -> Result:
+    """Aggregate per layer (by instruction tag, in the order the trace lists layers).
+    ``hardware`` (the config) gives the energy model its buffers, leakage and area; without
+    it only ``energy``'s own numbers apply (no capacity model, leakage or area)."""
+    per_event = event_energies(energy, hardware)
     order = [layer.name for layer in trace.layers]
     info = {layer.name: layer for layer in trace.layers}
     first: dict[str, int] = {}
@@ -57,7 +61,7 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
             name=name, op=layer.op if layer else "?", cycles=cycles,
             start=first.get(name, prev_end), end=end, macs=macs, utilization=util,
             bytes=layer_bytes[name],
-            **_layer_energy(energy_pj(energy, macs, layer_bytes[name], vops)),
+            **_layer_energy(per_event.split(macs, layer_bytes[name], vops, cycles)),
             dims=dict(layer.dims) if layer else {}, vector_ops=vops,
         ))
         prev_end = max(prev_end, end)
@@ -77,5 +81,6 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
         kind=trace.kind, config_name=config_name, workload=trace.workload, total_cycles=total,
         clock_ghz=clock_ghz, macs=macs, utilization=macs / (total * pe_count) if total else 0.0,
         pe_count=pe_count, instructions=len(trace.instructions), layers=layers, units=units,
-        bytes=totals, energy_pj=energy_pj(energy, macs, totals, vector_ops), timeline=events,
+        bytes=totals, energy_pj=per_event.split(macs, totals, vector_ops, total),
+        timeline=events, area_mm2=per_event.area_mm2,
     )
