@@ -159,7 +159,8 @@ def simulate_npu(trace: Trace, config: NpuConfig, timeline: bool = False,
     stats, durations = simulate_kernels(trace, config, progress)
     pe = config.cores * config.core.array.rows * config.core.array.cols
     result = build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
-                          pe_count=pe, energy=config.energy, timeline=timeline)
+                          pe_count=pe, energy=config.energy, timeline=timeline,
+                          hardware=config)
     noc = sum(v for k, v in stats.channel_bytes.items() if k.startswith("noc"))
     result.extras["npu"] = {"kernels": kernel_summary(trace, durations), "noc_bytes": noc}
     return result

@@ -118,7 +118,8 @@ def _engine(config: SparseTCConfig) -> Engine:
 def _run(trace: Trace, config: SparseTCConfig, timeline: bool, progress=None) -> Result:
     stats = _engine(config).run_columns(*to_columns(trace, config), progress=progress)
     return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
-                        pe_count=config.pe_count, energy=config.energy, timeline=timeline)
+                        pe_count=config.pe_count, energy=config.energy, timeline=timeline,
+                        hardware=config)
 
 
 def run_baseline(trace: Trace, config: SparseTCConfig, variant: str) -> dict:

@@ -83,4 +83,4 @@ def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = Fal
     stats = engine.run_columns(*to_columns(trace, config), progress=progress)
     return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
                         pe_count=config.array.rows * config.array.cols, energy=config.energy,
-                        timeline=timeline)
+                        timeline=timeline, hardware=config)

@@ -111,6 +111,7 @@ def simulate_zipper(trace: Trace, config: ZipperConfig, timeline: bool = False,
     ``extras["stages"]``."""
     stats = schedule(trace, config, progress)
     result = build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
-                          pe_count=config.pe_count, energy=config.energy, timeline=timeline)
+                          pe_count=config.pe_count, energy=config.energy, timeline=timeline,
+                          hardware=config)
     result.extras["stages"] = stage_cycles(trace, instruction_timing(trace, config)[1])
     return result
