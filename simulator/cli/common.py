@@ -132,7 +132,7 @@ def make_console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
-def present(result, args) -> None:
+def present(result, args, trace=None) -> None:
     from simulator.report.export import summary_json, write_outputs
 
     if args.json:
@@ -151,7 +151,7 @@ def present(result, args) -> None:
         from simulator.report.export import atomic_write
         from simulator.report.timeline import timeline_json
 
-        atomic_write(args.timeline, timeline_json(result))
+        atomic_write(args.timeline, timeline_json(result, trace))
         written.append(Path(args.timeline))
     for path in written:
         print(f"wrote {path}", file=sys.stderr)

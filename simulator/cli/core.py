@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
     trace.workload = args.workload
     with Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
-    present(result, args)
+    present(result, args, trace)
     if args.functional:
         return _functional(lowered, trace, args.seed, model, graph, args.rtol)
     return 0
@@ -130,7 +130,7 @@ def cmd_replay(args) -> int:
     config = api.load_config(args.config) if args.config else None
     with Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
         result = api.simulate(trace, config, bool(args.timeline), progress)
-    present(result, args)
+    present(result, args, trace)
     return 0
 
 

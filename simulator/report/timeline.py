@@ -1,5 +1,6 @@
-"""Perfetto / Chrome trace-event JSON: the instructions on their units, the layers, and DRAM
-bandwidth as a counter.
+"""Perfetto / Chrome trace-event JSON: the instructions on their units, the layers, DRAM
+bandwidth as a counter, and (given the trace, on systolic) the bytes resident in each operand
+SRAM as counters.
 
 Timestamps are in microseconds in that format; we write cycles as microseconds scaled by the
 clock, so the UI's time axis reads in real time (1 cycle = 1/clock_ghz ns). Open the file in
@@ -16,13 +17,18 @@ on its track.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 from simulator.result import Result
 
 PID = 1
 LAYERS = "layers"
 DRAM_COUNTER = "DRAM GB/s"
+#: the counter of bytes resident in one systolic operand SRAM (``ifmap``, ``filter``, ``ofmap``)
+SRAM_COUNTER = "{} SRAM bytes"
+SYSTOLIC_SRAMS = ("ifmap", "filter", "ofmap")
 
 
 def lanes(spans: Iterable[tuple[int, int]]) -> list[int]:
@@ -43,7 +49,9 @@ def lanes(spans: Iterable[tuple[int, int]]) -> list[int]:
     return out
 
 
-def chrome_trace(result: Result, buckets: int = 400) -> dict:
+def chrome_trace(result: Result, buckets: int = 400, trace: Any = None) -> dict:
+    """The trace-event JSON of a simulated ``result``; with the ``trace`` it ran (systolic),
+    also the SRAM occupancy counters (:func:`sram_occupancy`)."""
     if result.timeline is None:
         raise ValueError("the result carries no timeline; simulate with timeline=True")
     us = 1.0 / (result.clock_ghz * 1000.0)   # microseconds per cycle
@@ -84,6 +92,12 @@ def chrome_trace(result: Result, buckets: int = 400) -> dict:
                          "end_cycle": ev.end, "dram_bytes": ev.dram_bytes},
             })
     events += dram_counter(result, us, buckets)
+    if trace is not None:
+        starts = {ev.instruction: ev.start for ev in result.timeline}
+        for sram, steps in sram_occupancy(trace, starts).items():
+            events += [{"ph": "C", "pid": PID, "name": SRAM_COUNTER.format(sram),
+                        "ts": cycle * us, "args": {"bytes": resident}}
+                       for cycle, resident in steps]
     return {"traceEvents": events, "displayTimeUnit": "ns",
             "otherData": {"total_cycles": result.total_cycles, "clock_ghz": result.clock_ghz}}
 
@@ -109,5 +123,91 @@ def dram_counter(result: Result, us: float, buckets: int) -> list[dict]:
              "args": {"GB/s": moved[b] / (width * cycle_ns)}} for b in range(len(moved))]
 
 
-def timeline_json(result: Result) -> str:
-    return json.dumps(chrome_trace(result), separators=(",", ":")) + "\n"
+class _Tile:
+    __slots__ = ("key", "nbytes")
+
+    def __init__(self, key: tuple | None, nbytes: int) -> None:
+        self.key, self.nbytes = key, nbytes
+
+
+def sram_occupancy(trace: Any, starts: dict[int, int]) -> dict[str, list[tuple[int, int]]]:
+    """Bytes resident in each operand SRAM of a systolic ``trace`` over time: for ``ifmap``,
+    ``filter`` and ``ofmap``, the ``(cycle, bytes)`` steps (the first at cycle 0), given each
+    instruction's start cycle (``starts``: id -> cycle). Other kinds: ``{}``.
+
+    Read from the instructions as the systolic lowering fills its SRAMs (whole tiles, the
+    oldest evicted first when a new one does not fit the capacity in the trace's config):
+
+    - a ``LOAD`` with ``sram_write`` bytes fills a tile of that many bytes: into ``ifmap`` if
+      it loads the layer's A operand (``args.a``), ``ofmap`` if it reloads spilled partial
+      sums (tensor ``*.psum``), else ``filter``;
+    - a ``GEMM`` whose output block (tensor, group, m0, n0, dm, dn) is not resident fills an
+      ``ofmap`` tile of dm x dn x the layer's output bytes per element;
+    - a tile is resident from the start of the instruction that fills it to the start of the
+      fill that evicts it (or the end of the run). Reused tiles cost no LOAD, so they stay.
+
+    At every step the bytes are those of the tiles the lowering holds in that SRAM: allocated
+    space, whether or not the data has arrived yet."""
+    if trace.kind != "systolic":
+        return {}
+    sram = trace.config.get("sram", {})
+    capacity = {b: max(1, int(float(sram.get(f"{b}_kb", 0)) * 1024)) for b in SYSTOLIC_SRAMS}
+    a_operand = {layer.name: layer.args.get("a") for layer in trace.layers}
+    c_bytes: dict[str, float] = {}   # output bytes per element: from a GEMM that writes
+    for ins in trace.instructions:
+        if ins.op == "GEMM" and ins.bytes.get("sram_write") and ins.layer not in c_bytes:
+            c_bytes[ins.layer] = ins.bytes["sram_write"] / (ins.dims["dm"] * ins.dims["dn"])
+    fifo: dict[str, deque[_Tile]] = {b: deque() for b in SYSTOLIC_SRAMS}
+    used = dict.fromkeys(SYSTOLIC_SRAMS, 0)
+    resident: dict[tuple, _Tile] = {}         # output blocks in ofmap, by key
+    deltas: dict[str, list[tuple[int, int]]] = {b: [] for b in SYSTOLIC_SRAMS}
+    pending_psum: _Tile | None = None
+
+    def fill(buf: str, tile: _Tile, at: int) -> None:
+        evicted = 0
+        queue = fifo[buf]
+        while queue and used[buf] + tile.nbytes > capacity[buf]:
+            old = queue.popleft()
+            used[buf] -= old.nbytes
+            evicted += old.nbytes
+            if old.key is not None:
+                resident.pop(old.key, None)
+        queue.append(tile)
+        used[buf] += tile.nbytes
+        deltas[buf].append((at, tile.nbytes - evicted))
+
+    for ins in trace.instructions:
+        at = starts.get(ins.id)
+        if at is None:
+            continue
+        if ins.op == "LOAD" and ins.bytes.get("sram_write"):
+            tensor = ins.tensor or ""
+            tile = _Tile(None, ins.bytes["sram_write"])
+            if tensor.endswith(".psum"):
+                fill("ofmap", tile, at)
+                pending_psum = tile
+            else:
+                fill("ifmap" if tensor == a_operand.get(ins.layer) else "filter", tile, at)
+        elif ins.op == "GEMM":
+            d = ins.dims
+            key = (ins.tensor, d.get("group", 0), d["m0"], d["n0"], d["dm"], d["dn"])
+            if pending_psum is not None:      # the partial sums just reloaded are this block
+                pending_psum.key, resident[key] = key, pending_psum
+                pending_psum = None
+            elif key not in resident:
+                tile = _Tile(key, round(d["dm"] * d["dn"] * c_bytes.get(ins.layer, 0)))
+                resident[key] = tile
+                fill("ofmap", tile, at)
+    out = {}
+    for buf in SYSTOLIC_SRAMS:
+        steps: dict[int, int] = {0: 0}
+        level = 0
+        for at, delta in sorted(deltas[buf], key=lambda x: x[0]):
+            level += delta
+            steps[at] = level
+        out[buf] = sorted(steps.items())
+    return out
+
+
+def timeline_json(result: Result, trace: Any = None) -> str:
+    return json.dumps(chrome_trace(result, trace=trace), separators=(",", ":")) + "\n"
