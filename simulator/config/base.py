@@ -114,6 +114,10 @@ class EnergyTable(Strict):
                      "from 45 nm by Stillmaker & Baas (2017)."))
     vdd: float = Field(0.8, gt=0, le=2,
         description="Supply voltage, V, at which the node scaling compares nodes.")
+    sram_leak_nw_per_bit: float | None = Field(None, ge=0,
+        description=("SRAM leakage per bit, nW at 45 nm. None: CACTI 7's high-performance-"
+                     "transistor figure, about 89 nW (an upper figure; low-power processes "
+                     "leak far less: docs/energy.md)."))
     leakage: bool | None = Field(None,
         description=("Count leakage (power x run time). None: yes, unless sram_pj_per_byte "
                      "pins the flat table of earlier releases."))
@@ -156,11 +160,11 @@ class EnergyTable(Strict):
                 if actions is None:
                     raise FieldsError(f"component {entry.component!r} is not in the ERT "
                                       f"(it has {', '.join(sorted(self.ert_table))})",
-                                      f"ert_map.{event}")
+                                      f"ert_map.{event}.component")
                 if entry.action not in actions:
                     raise FieldsError(f"{entry.component} has no action {entry.action!r} "
                                       f"(it has {', '.join(sorted(actions))})",
-                                      f"ert_map.{event}")
+                                      f"ert_map.{event}.action")
         elif self.ert_map:
             raise FieldsError("ert_map needs an ert file", "ert_map", "ert")
         return self

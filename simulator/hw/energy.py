@@ -178,11 +178,17 @@ def sram_area_um2(capacity_bytes: float) -> float:
     return capacity_bytes * 8 * SRAM_UM2_PER_BIT_45
 
 
-def sram_leak_w(capacity_bytes: float, vdd: float = 0.8) -> float:
-    """SRAM leakage at 45 nm: linear in the bits (as hwcomponents scales CACTI), at the CACTI 7
-    run's leakage per bit, scaled from 65 nm. That run is a 448-byte two-port array whose
-    periphery dominates, so this is an upper figure for large arrays (docs/energy.md)."""
-    per_bit = CACTI7_LEAK_MW * 1e-3 / CACTI7_BITS * energy_factor(45, vdd, CACTI7_NODE_NM)
+def sram_leak_w_per_bit(vdd: float = 0.8) -> float:
+    """SRAM leakage per bit at 45 nm: the CACTI 7 run's (high-performance transistors, a
+    448-byte two-port array whose periphery weighs in), scaled from 65 nm; an upper figure for
+    large arrays in a low-power process (docs/energy.md)."""
+    return CACTI7_LEAK_MW * 1e-3 / CACTI7_BITS * energy_factor(45, vdd, CACTI7_NODE_NM)
+
+
+def sram_leak_w(capacity_bytes: float, vdd: float = 0.8, nw_per_bit: float | None = None
+                ) -> float:
+    """SRAM leakage at 45 nm, linear in the bits (as hwcomponents scales CACTI's)."""
+    per_bit = sram_leak_w_per_bit(vdd) if nw_per_bit is None else nw_per_bit * 1e-9
     return capacity_bytes * 8 * per_bit
 
 
@@ -318,7 +324,8 @@ def event_energies(table: Any, hardware: Any = None) -> EventEnergies:
             leak_w += c.count * mac_leak_w(c.bits, table.vdd)
             area["mac"] += c.count * mac_area_um2(c.bits)
         elif c.kind == "sram":
-            leak_w += c.count * sram_leak_w(c.capacity_bytes, table.vdd)
+            leak_w += c.count * sram_leak_w(c.capacity_bytes, table.vdd,
+                                            table.sram_leak_nw_per_bit)
             area["sram"] += c.count * sram_area_um2(c.capacity_bytes)
         else:
             leak_w += c.count * lane_leak_w(table.vdd)

@@ -79,9 +79,19 @@ def totals_lines(result: Result) -> list[str]:
         f"{result.clock_ghz:g} GHz), {result.instructions:,} instructions",
         f"DRAM read {result.bytes['dram_read']:,} B, write {result.bytes['dram_write']:,} B; "
         f"energy {e['total'] / 1e6:.3f} uJ (MAC {e['mac'] / 1e6:.3f}, vector "
-        f"{e['vector'] / 1e6:.3f}, SRAM {e['sram'] / 1e6:.3f}, DRAM {e['dram'] / 1e6:.3f})",
+        f"{e['vector'] / 1e6:.3f}, SRAM {e['sram'] / 1e6:.3f}, DRAM {e['dram'] / 1e6:.3f}, "
+        f"leakage {e.get('leakage', 0.0) / 1e6:.3f})" + _area(result),
         f"units: {units}",
     ] + _llm_lines(result)
+
+
+def _area(result: Result) -> str:
+    """``; area N mm^2 (MAC a, SRAM b, vector c)`` when the energy model estimated it."""
+    a = result.area_mm2
+    if not a:
+        return ""
+    return (f"; area {a['total']:.2f} mm^2 (MAC {a['mac']:.2f}, SRAM {a['sram']:.2f}, vector "
+            f"{a['vector']:.2f})")
 
 
 def _llm_lines(result: Result) -> list[str]:
