@@ -152,9 +152,9 @@ class EnergyTable(Strict):
             from simulator.config.ert import default_map
 
             try:
-                default_map(self.ert_table)
+                default_map(self.ert_table, self.ert_map)
             except ValueError as err:
-                raise FieldsError(str(err), "ert_map") from None
+                raise FieldsError(str(err), "ert") from None
             for event, entry in self.ert_map.items():
                 actions = self.ert_table.get(entry.component)
                 if actions is None:
@@ -180,7 +180,8 @@ class EnergyTable(Strict):
             return {}
         from simulator.config.ert import default_map
 
-        chosen = {e: (c, a, None) for e, (c, a) in default_map(self.ert_table).items()}
+        chosen = {e: (c, a, None)
+                  for e, (c, a) in default_map(self.ert_table, self.ert_map).items()}
         chosen.update({e: (m.component, m.action, m.bytes) for e, m in self.ert_map.items()})
         out = {}
         for event, (comp, action, nbytes) in chosen.items():

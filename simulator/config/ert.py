@@ -113,15 +113,19 @@ _PATTERNS = {
 }
 
 
-def default_map(table: dict[str, dict[str, float]]) -> dict[str, tuple[str, str]]:
+def default_map(table: dict[str, dict[str, float]], named: Any = ()
+                ) -> dict[str, tuple[str, str]]:
     """Guess ``event -> (component, action)`` from the names: a component whose last name
     segment contains ``mac`` prices a MAC; ``vector``/``simd`` a vector op; ``glb``,
     ``global_buffer``, ``buffer`` or ``sram`` (not ``dram``) an SRAM access (read: ``read``;
     write: ``write``, ``update`` or ``fill``); ``dram`` a DRAM access (``read``; ``write`` or
     ``update``). An event several components match must be named in ``ert_map``
-    (:class:`ValueError`); an event none matches keeps archsim's own figure."""
+    (:class:`ValueError`); an event none matches keeps archsim's own figure. Events in
+    ``named`` (given in ``ert_map``) are not guessed."""
     out: dict[str, tuple[str, str]] = {}
     for event, (names, actions) in _PATTERNS.items():
+        if event in named:
+            continue
         found = []
         for comp, acts in table.items():
             leaf = _leaf(comp)
