@@ -211,3 +211,50 @@ def test_sweep_plot_cli_refuses_a_bad_size(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--size/--dpi" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "big.png").exists()
+
+
+# --- reading results.csv back ---
+
+def test_read_results_parses_cells_as_the_per_cell_rule_does(tmp_path):
+    """A column is converted at a time, but every cell gets what int(), else float(), else the
+    text gives it (ints stay ints in a float column; empty is None; text columns stay text)."""
+    import csv as csvmod
+    import math
+    import random
+
+    from simulator.sweep.plot import read_results
+
+    def per_cell(text: str, column: str):
+        if column in ("workload", "status", "error", "config_hash"):
+            return text
+        if text == "":
+            return None
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    rng = random.Random(3)
+    cells = ["", "1", "-3", "2.5", "1e3", "nan", "inf", "abc", "0", "7.0", "12"]
+    header = ["a", "b", "workload", "status", "c", "d"]
+    lines = [[rng.choice(cells), rng.choice(cells[:3]), rng.choice(cells), "ok",
+              rng.choice(cells[:7]), rng.choice(["4", "5"])] for _ in range(400)]
+    path = tmp_path / "results.csv"
+    with path.open("w", newline="") as fh:
+        csvmod.writer(fh).writerows([header, *lines])
+
+    def same(a, b) -> bool:
+        return type(a) is type(b) and (a == b or (isinstance(a, float) and math.isnan(a)
+                                                  and math.isnan(b)))
+
+    rows = read_results(path).rows
+    assert len(rows) == len(lines)
+    for row, line in zip(rows, lines, strict=True):
+        assert list(row) == header
+        assert all(same(row[c], per_cell(v, c)) for c, v in zip(header, line, strict=True))
+    with path.open("a", newline="") as fh:     # a short line: only the cells it has
+        csvmod.writer(fh).writerow(["2.5", "1"])
+    short = read_results(path).rows[-1]
+    assert short == {"a": 2.5, "b": 1}

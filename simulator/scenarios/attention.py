@@ -168,7 +168,13 @@ def head_features(probs: np.ndarray, special: np.ndarray, block: int = 32) -> np
 def kmeans(x: np.ndarray, k: int, seed: int = 0, n_init: int = 10,
            iters: int = 300) -> tuple[np.ndarray, np.ndarray]:
     """Labels and centers (in the standardized space) of seeded k-means++ / Lloyd, best of
-    ``n_init`` restarts by inertia; features are z-scored first so no unit dominates."""
+    ``n_init`` restarts by inertia; features are z-scored first so no unit dominates.
+
+    Kept rather than ``scipy.cluster.vq.kmeans2`` (k-means++, the same restarts) by
+    measurement: on the MiniLM heads (L6 on text and random ids, L3; k = 3-8; seeds 0-2: 45
+    cases) both give the same labels, but kmeans2 has no convergence test, so it runs all its
+    ``iter`` steps (300: 120-290 ms against 5-33 ms here), and importing it costs ~0.6 s.
+    tests/test_kmeans.py checks this one against kmeans2."""
     if not 1 <= k <= len(x):
         raise AttentionError(f"cannot make {k} clusters of {len(x)} heads")
     z = standardize(x)

@@ -31,6 +31,10 @@ class Results:
         return [r for r in self.rows if r.get("status") == "ok"]
 
 
+#: columns kept as text even when they look like numbers
+TEXT_COLUMNS = ("workload", "status", "error", "config_hash")
+
+
 def _number(text: str) -> Any:
     if text == "":
         return None
@@ -40,6 +44,24 @@ def _number(text: str) -> Any:
         except ValueError:
             pass
     return text
+
+
+def _column(cells: list[str]) -> list[Any]:
+    """A column's cells as :func:`_number` reads each, converted a column at a time: an int
+    column in one pass, a float column in two (only integral values go through
+    :func:`_number`, to stay ints as before). A ValueError per float cell made a 20,000-row
+    results.csv take 0.79 s to read, 0.49 s this way (pandas.read_csv: as fast, plus 0.6 s
+    to import it, and an optional extra)."""
+    try:
+        return [int(v) if v else None for v in cells]
+    except ValueError:
+        pass
+    try:
+        floats = [float(v) if v else None for v in cells]
+    except ValueError:
+        return [_number(v) for v in cells]
+    return [_number(v) if f is not None and f.is_integer() else f
+            for v, f in zip(cells, floats, strict=True)]
 
 
 def read_results(path: str | Path) -> Results:
@@ -56,11 +78,16 @@ def read_results(path: str | Path) -> Results:
         if not header or "workload" not in header or "status" not in header:
             raise SweepError("not a sweep results.csv (no workload/status columns)",
                              where=f"{path}:1")
-        rows = []
-        for line in reader:
-            row = {c: (v if c in ("workload", "status", "error", "config_hash") else _number(v))
-                   for c, v in zip(header, line, strict=False)}
-            rows.append(row)
+        lines = list(reader)
+    width = len(header)
+    if all(len(line) == width for line in lines):    # the usual case: a column at a time
+        cols = list(zip(*lines, strict=True)) if lines else [()] * width
+        columns = [list(cells) if name in TEXT_COLUMNS else _column(list(cells))
+                   for name, cells in zip(header, cols, strict=True)]
+        rows = [dict(zip(header, values, strict=True)) for values in zip(*columns, strict=True)]
+    else:   # a short line has no cell for the last columns, a long one's extra cells go
+        rows = [{c: (v if c in TEXT_COLUMNS else _number(v))
+                 for c, v in zip(header, line, strict=False)} for line in lines]
     params = header[: header.index("workload")]
     return Results(path, header, params, rows)
 
