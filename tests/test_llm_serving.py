@@ -211,6 +211,7 @@ def test_kv_capacity_is_never_exceeded(small, policy):
     assert observer.events > 2 * run.iterations
     assert seen["full"]
     assert all(r.done for r in run.requests)
+    assert 0 < run.kv_token_occupancy <= run.kv_occupancy <= run.kv_peak / run.kv_blocks
     if policy.batching == "static":
         assert run.preemptions == 0
     else:
@@ -233,6 +234,14 @@ def test_static_batch_is_padded_and_holds_its_slots(small):
     assert short.last == pytest.approx(prefill + steps[0])
     assert long.last == pytest.approx(prefill + sum(steps))
     assert run.iterations == 4 and run.makespan == pytest.approx(prefill + sum(steps))
+    # both slots reserve max_model_len tokens; the K/V written: 110 prompt tokens, then one
+    # more per request still decoding (112, 113, 114)
+    reserved = 2 * kv.blocks_for(small.spec.max_model_len)
+    assert kv.peak == reserved and kv.used == 0
+    assert run.kv_occupancy == pytest.approx(reserved / kv.total)
+    stored = 110 * prefill + 112 * steps[0] + 113 * steps[1] + 114 * steps[2]
+    assert run.kv_token_occupancy == pytest.approx(
+        stored / (kv.total * kv.block_tokens * run.makespan))
 
 
 def test_chunked_prefill_never_stalls_decodes(small):
@@ -327,11 +336,12 @@ def test_bad_length_trace_names_its_line(cache, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ CLI
 
-def test_cli_serve_llm_json_and_plot(cache, tmp_path, capsys):
+def test_cli_serve_llm_json_and_plot(cache, small, tmp_path, capsys):
+    """small: the profile is in the cache, so the CLI finds it there."""
     plot = tmp_path / "llm.png"
     assert main(["serve", SPEC, "--set", f"cache_dir={cache}", "--set", "requests=60",
                  "--set", "warmup=5", "--set", "sweep=[10, 30]", "--set", "max_load_refine=0",
-                 "--json", "--plot", str(plot)]) == 0
+                 "--json", "--plot", str(plot), "--dpi", "50", "--size", "8x3"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "llm" and report["profile_cache_hits"] == 1
     assert set(report["policies"]) == {"static", "continuous", "chunked-prefill"}
@@ -343,8 +353,15 @@ def test_cli_serve_llm_json_and_plot(cache, tmp_path, capsys):
         assert point["tpot_ms"]["p50"] <= point["tpot_ms"]["p99"]
         assert 0 <= point["kv_occupancy"]["mean"] <= point["kv_occupancy"]["peak"] <= 1
     assert report["kv_cache"]["tokens"] == report["kv_cache"]["blocks"] * 16
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = plot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") == 400 and int.from_bytes(png[20:24], "big") == 150
     assert main(["serve", SPEC, "--set", f"cache_dir={cache}", "--set", "requests=30",
                  "--set", "warmup=0", "--set", "sweep=[]"]) == 0
     out = capsys.readouterr().out
     assert "continuous" in out and "TTFT p99" in out
+    # a figure matplotlib cannot write is refused before the study runs
+    assert main(["serve", SPEC, "--set", f"cache_dir={cache}", "--plot", str(plot),
+                 "--size", "200x200", "--dpi", "1000"]) == 2
+    captured = capsys.readouterr()
+    assert "--size/--dpi" in captured.err and "simulating" not in captured.err

@@ -17,33 +17,21 @@ def is_llm(args) -> bool:
     return is_llm_spec(data)
 
 
-def _plot_options(args) -> dict:
-    """Plot flags the ``serve`` command may carry (``--dpi``, ``--title``, ``--size``)."""
-    options = {}
-    if getattr(args, "dpi", None):
-        options["dpi"] = args.dpi
-    if getattr(args, "title", None):
-        options["title"] = args.title
-    size = getattr(args, "size", None)
-    if isinstance(size, str) and "x" in size.lower():
-        w, _, h = size.lower().partition("x")
-        options["size"] = (float(w), float(h))
-    elif isinstance(size, (tuple, list)) and len(size) == 2:
-        options["size"] = (float(size[0]), float(size[1]))
-    return options
-
-
 def cmd_llm_serve(args) -> int:
     from simulator.scenarios.llm_serving import run_llm_serving
     from simulator.scenarios.llm_serving_spec import load_llm_serving_spec
 
     spec = load_llm_serving_spec(args.spec, parse_overrides(args.overrides))
+    if args.plot:      # a bad --size/--dpi is refused before minutes of simulation
+        from simulator.cli.plotflags import plot_options
+
+        options = plot_options(args, 120, (16.0, 4.2))
     report = run_llm_serving(spec, progress=lambda msg: print(msg, file=sys.stderr),
                              jobs=max(1, getattr(args, "jobs", 1) or 1))
     if args.plot:
         from simulator.scenarios.llm_serving_plot import plot_llm_serving
 
-        plot_llm_serving(report, args.plot, **_plot_options(args))
+        plot_llm_serving(report, args.plot, **options)
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
@@ -59,22 +47,40 @@ def cmd_llm_serve(args) -> int:
              f"{t['isolated']['tpot_ms']:.2f} ms at the median request)")
     table = Table(title=title, title_justify="left")
     for col in ("policy", "load", "req/s", "SLO met", "TTFT p50", "TTFT p99", "TPOT p50",
-                "TPOT p99", "tokens/s", "done req/s", "KV mean", "KV peak", "preempt",
-                "max load req/s"):
-        table.add_column(col, justify="left" if col in ("policy", "load") else "right")
+                "TPOT p99", "tokens/s", "done req/s", "KV blocks", "KV tokens",
+                "preempt", "max load req/s"):
+        table.add_column(col, justify="left" if col in ("policy", "load") else "right",
+                         no_wrap=col in ("policy", "max load req/s"))
     for name, r in report.policies.items():
-        bound = "" if r.max_load_bound == "=" else r.max_load_bound + " "
-        held = f"{bound}{r.max_load_rps:,.3g}" if r.max_load_rps is not None else \
-            "below the sweep"
-        for i, (load, p) in enumerate(r.loads.items()):
-            table.add_row(name if i == 0 else "", load, f"{p.rate_rps:g}",
-                          f"{100 * p.satisfaction:.1f}%", f"{p.ttft_p50_ms:,.0f}",
-                          f"{p.ttft_p99_ms:,.0f}", f"{p.tpot_p50_ms:.1f}",
-                          f"{p.tpot_p99_ms:.1f}", f"{p.tokens_per_s:,.0f}",
-                          f"{p.requests_per_s:.2f}", f"{100 * p.kv_occupancy:.0f}%",
-                          f"{100 * p.kv_peak:.0f}%", f"{p.preemptions}",
-                          held if i == 0 else "")
+        for row in _rows(name, r):
+            table.add_row(*row)
     make_console().print(table)
     print("times in ms; TTFT/TPOT over the counted requests; throughput over the whole run; "
-          "KV: share of the cache's blocks in use", file=sys.stderr)
+          "KV blocks: mean/peak share of the cache's blocks allocated (static: reserved); "
+          "KV tokens: time-averaged share of its token slots holding a token's K/V",
+          file=sys.stderr)
     return 0
+
+
+def _held(r) -> str:
+    """The policy's max load: a rate, ``>= rate`` (held at every swept rate), ``< rate`` (at
+    none) or ``no sweep``."""
+    if r.max_load_bound == "<":
+        return f"< {min(p.rate_rps for p in r.sweep):,.3g}"
+    if r.max_load_rps is None:
+        return "no sweep"
+    bound = "" if r.max_load_bound == "=" else r.max_load_bound + " "
+    return f"{bound}{r.max_load_rps:,.3g}"
+
+
+def _rows(name: str, r) -> list[list[str]]:
+    rows = []
+    for i, (load, p) in enumerate(r.loads.items()):
+        rows.append([name if i == 0 else "", load, f"{p.rate_rps:g}",
+                     f"{100 * p.satisfaction:.1f}%", f"{p.ttft_p50_ms:,.0f}",
+                     f"{p.ttft_p99_ms:,.0f}", f"{p.tpot_p50_ms:.1f}", f"{p.tpot_p99_ms:.1f}",
+                     f"{p.tokens_per_s:,.0f}", f"{p.requests_per_s:.2f}",
+                     f"{100 * p.kv_occupancy:.0f}/{100 * p.kv_peak:.0f}%",
+                     f"{100 * p.kv_token_occupancy:.0f}%", f"{p.preemptions}",
+                     _held(r) if i == 0 else ""])
+    return rows

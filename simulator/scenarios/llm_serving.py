@@ -174,6 +174,7 @@ class LoadPoint:
     prompt_tokens_recomputed: int = 0
     tbt_p50_ms: float = 0.0
     tbt_p99_ms: float = 0.0
+    kv_token_occupancy: float = 0.0
 
     @property
     def satisfaction(self) -> float:
@@ -191,7 +192,8 @@ class LoadPoint:
                 "latency_ms": {"mean": self.latency_mean_ms, "p99": self.latency_p99_ms},
                 "throughput": {"tokens_per_s": self.tokens_per_s,
                                "requests_per_s": self.requests_per_s},
-                "kv_occupancy": {"mean": self.kv_occupancy, "peak": self.kv_peak},
+                "kv_occupancy": {"mean": self.kv_occupancy, "peak": self.kv_peak,
+                                 "tokens_mean": self.kv_token_occupancy},
                 "preemptions": self.preemptions,
                 "prompt_tokens_recomputed": self.prompt_tokens_recomputed,
                 "iterations": self.iterations, "mean_decode_batch": self.mean_decode_batch}
@@ -227,7 +229,8 @@ def summarize(run: RunResult, rate: float, warmup: int, clock_ghz: float, ttft_m
                      run.kv_occupancy, run.kv_peak / run.kv_blocks, run.preemptions,
                      run.iterations,
                      run.decode_rows / run.iterations if run.iterations else 0.0,
-                     max(0, run.prompt_tokens - prompts), pct(gaps, 50), pct(gaps, 99))
+                     max(0, run.prompt_tokens - prompts), pct(gaps, 50), pct(gaps, 99),
+                     run.kv_token_occupancy)
 
 
 @dataclass

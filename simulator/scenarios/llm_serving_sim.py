@@ -124,8 +124,10 @@ class RunResult:
     kv_blocks: int
     kv_peak: int
     kv_area: float                 # sum of used blocks x cycles
+    kv_token_area: float           # sum of tokens stored in them (at iteration end) x cycles
     decode_rows: int               # decode sequences summed over iterations
     prompt_tokens: int             # prompt tokens processed (recomputation included)
+    block_tokens: int
     gap_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     gaps: np.ndarray = field(default_factory=lambda: np.zeros(0))   # time between tokens
 
@@ -133,6 +135,14 @@ class RunResult:
     def kv_occupancy(self) -> float:
         span = self.makespan - self.start
         return self.kv_area / (self.kv_blocks * span) if span > 0 else 0.0
+
+    @property
+    def kv_token_occupancy(self) -> float:
+        """Time-averaged share of the cache's token slots holding a token's K and V (static
+        batching's reserved but unwritten slots, and the unfilled tail of a block, excluded)."""
+        span = self.makespan - self.start
+        slots = self.kv_blocks * self.block_tokens
+        return self.kv_token_area / (slots * span) if span > 0 else 0.0
 
 
 class Policy:
@@ -366,7 +376,7 @@ def simulate_llm_serving(policy: Policy, arrivals: np.ndarray, prompts: np.ndarr
     requests = [Request(i, float(a), int(p), int(o)) for i, (a, p, o) in
                 enumerate(zip(arrivals, prompts, outputs, strict=True))]
     state = {"wake": None, "arrived": 0}
-    stats = {"iterations": 0, "area": 0.0, "rows": 0}
+    stats = {"iterations": 0, "area": 0.0, "rows": 0, "tokens": 0.0}
 
     def notify() -> None:
         if observer is not None:
@@ -397,6 +407,9 @@ def simulate_llm_serving(policy: Policy, arrivals: np.ndarray, prompts: np.ndarr
             stats["iterations"] += 1
             stats["rows"] += len(it.decodes)
             stats["area"] += policy.kv.used * it.cycles
+            stored = sum(r.cached for r in policy.running) + sum(q for _, q in it.pieces) + \
+                sum(1 for r in it.decodes if not r.done)     # K/V held once the iteration ends
+            stats["tokens"] += stored * it.cycles
             yield sim.timeout(it.cycles)
             policy.complete(it, sim.now)
             notify()
@@ -406,6 +419,7 @@ def simulate_llm_serving(policy: Policy, arrivals: np.ndarray, prompts: np.ndarr
     sim.run()
     start = float(arrivals[0]) if len(arrivals) else 0.0
     return RunResult(requests, float(sim.now), start, stats["iterations"], policy.preemptions,
-                     policy.kv.total, policy.kv.peak, stats["area"], stats["rows"],
-                     policy.prompt_tokens, np.asarray(policy.gap_ids, dtype=np.int64),
+                     policy.kv.total, policy.kv.peak, stats["area"], stats["tokens"],
+                     stats["rows"], policy.prompt_tokens, policy.kv.block_tokens,
+                     np.asarray(policy.gap_ids, dtype=np.int64),
                      np.asarray(policy.gaps, dtype=np.float64))
