@@ -258,3 +258,23 @@ def test_read_results_parses_cells_as_the_per_cell_rule_does(tmp_path):
         csvmod.writer(fh).writerow(["2.5", "1"])
     short = read_results(path).rows[-1]
     assert short == {"a": 2.5, "b": 1}
+
+
+def test_every_command_that_plots_takes_the_figure_flags():
+    """Any subcommand with a --plot option (and archsim plot) has --dpi, --title and --size."""
+    from simulator.cli import build_parser
+
+    parser, _ = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    plotting = []
+    stack = list(sub.choices.items())
+    while stack:
+        name, p = stack.pop()
+        options = {s for a in p._actions for s in a.option_strings}
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                stack += [(f"{name} {n}", q) for n, q in a.choices.items()]
+        if "--plot" in options or name == "plot":
+            plotting.append(name)
+            assert {"--dpi", "--title", "--size"} <= options, name
+    assert {"plot", "serve", "federated", "fusion", "attention", "llm roofline"} <= set(plotting)
