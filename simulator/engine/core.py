@@ -208,13 +208,17 @@ class TaskArrays:
         """From the list columns of :meth:`Engine.run_columns`."""
         import numpy as np
 
-        unit_index: dict[str, int] = {}
-        unit = np.fromiter((unit_index.setdefault(u, len(unit_index)) for u in units),
-                           dtype=np.int64, count=len(units))
+        # names numbered in order of first appearance (dict.fromkeys keeps it), looked up by map
+        unit_index = {u: k for k, u in enumerate(dict.fromkeys(units))}
+        unit = np.fromiter(map(unit_index.__getitem__, units), dtype=np.int64, count=len(units))
         channel_index = {c: k for k, c in enumerate(channel_names)}
-        channel = np.fromiter((-1 if c is None else channel_index.setdefault(c, len(
-            channel_index)) for c in channels), dtype=np.int64, count=len(channels))
+        for c in dict.fromkeys(channels):   # channels the engine does not have: refused later
+            if c is not None and c not in channel_index:
+                channel_index[c] = len(channel_index)
         names = list(channel_index)
+        channel_index[None] = -1   # type: ignore[index]
+        channel = np.fromiter(map(channel_index.__getitem__, channels), dtype=np.int64,
+                              count=len(channels))
         lengths = np.fromiter(map(len, deps), dtype=np.int64, count=len(deps))
         dep_ptr = np.zeros(len(deps) + 1, dtype=np.int64)
         np.cumsum(lengths, out=dep_ptr[1:])

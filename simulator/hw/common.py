@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import groupby, repeat
+from operator import attrgetter
 from typing import Any
 
 from simulator.config.base import EnergyTable
@@ -24,6 +26,41 @@ def _layer_energy(split: dict[str, float]) -> dict[str, float]:
         "dram_write")}}
 
 
+def _layer_spans(trace: Trace, stats: EngineStats, order: list[str]
+                 ) -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]]]:
+    """Per layer tag: its first start, last end and bytes by kind. Tags a header does not list
+    are appended to ``order``. A layer's instructions come in runs (usually one), so start and
+    end are reduced a run at a time (C-level min/max over list slices), not per instruction."""
+    instructions = trace.instructions
+    start = stats.start if isinstance(stats.start, list) else stats.start.tolist()
+    end = stats.end if isinstance(stats.end, list) else stats.end.tolist()
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    layer_bytes = {name: dict.fromkeys(BYTE_KEYS, 0) for name in order}
+    tags = [ins.layer for ins in instructions]
+    ids = [ins.id for ins in instructions]
+    consecutive = ids == list(range(len(ids)))
+    a = 0
+    for tag, run in groupby(tags):
+        b = a + len(list(run))
+        if tag not in layer_bytes:  # instructions tagged with a layer the header does not list
+            order.append(tag)
+            layer_bytes[tag] = dict.fromkeys(BYTE_KEYS, 0)
+        if consecutive:
+            s, e = min(start[a:b]), max(end[a:b])
+        else:
+            s, e = min(start[i] for i in ids[a:b]), max(end[i] for i in ids[a:b])
+        if tag in first:
+            s, e = min(first[tag], s), max(last[tag], e)
+        first[tag], last[tag] = s, e
+        lb = layer_bytes[tag]
+        counts = list(map(attrgetter("bytes"), instructions[a:b]))
+        for key in BYTE_KEYS:
+            lb[key] += sum(map(dict.get, counts, repeat(key, b - a), repeat(0, b - a)))
+        a = b
+    return first, last, layer_bytes
+
+
 def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_ghz: float,
                  pe_count: int, energy: EnergyTable, timeline: bool,
                  hardware: Any = None) -> Result:
@@ -33,21 +70,7 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
     per_event = event_energies(energy, hardware)
     order = [layer.name for layer in trace.layers]
     info = {layer.name: layer for layer in trace.layers}
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    layer_bytes = {name: dict.fromkeys(BYTE_KEYS, 0) for name in order}
-    for ins in trace.instructions:
-        tag = ins.layer
-        if tag not in layer_bytes:  # instructions tagged with a layer the header does not list
-            order.append(tag)
-            layer_bytes[tag] = dict.fromkeys(BYTE_KEYS, 0)
-        s, e = stats.start[ins.id], stats.end[ins.id]
-        first[tag] = min(first.get(tag, s), s)
-        last[tag] = max(last.get(tag, e), e)
-        lb = layer_bytes[tag]
-        for key, value in ins.bytes.items():
-            if key in lb:
-                lb[key] += value
+    first, last, layer_bytes = _layer_spans(trace, stats, order)
     layers: list[LayerResult] = []
     prev_end = 0
     for name in order:
