@@ -102,7 +102,9 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None, *,
 
 def sniff_input_type(path: Path) -> str:
     """``gemm`` when the first data row has the 3 fields of ``name,M,N,K,``, else ``conv``."""
-    for line in path.read_text().splitlines()[1:]:
+    from workloads.files import read_text
+
+    for line in read_text(path, "topology", WorkloadError).splitlines()[1:]:
         fields = [f for f in line.split(",")[1:] if f.strip()]
         if fields:
             return "gemm" if len(fields) == 3 else "conv"
