@@ -82,15 +82,31 @@ def _cycles(ins: Instruction, config: NpuConfig, head: int, tail: int) -> tuple[
                      "VEC, RECV, BARRIER", where=f"instruction {ins.id}")
 
 
+#: the unit of a core each op runs on (``core<i>.<unit>``); a BARRIER runs on ``sync``
+UNITS = {"GEMM": "array", "VEC": "vector", "LOAD": "dma_load", "STORE": "dma_store",
+         "RECV": "noc"}
+SYNC = "sync"
+
+
 def _check_units(trace: Trace, config: NpuConfig) -> None:
+    """Every instruction on the unit of a core the config has (or ``sync`` for a BARRIER), as
+    the npu lowering emits them: a trace for other hardware is an error, not a replay."""
     used = {int(m.group(1)) for ins in trace.instructions if (m := _CORE.match(ins.unit))}
     if used and max(used) >= config.cores:
         raise TraceError(f"the trace uses core {max(used)} but the config has {config.cores} "
                          "cores; lower the workload again for this config")
+    allowed = {op: {f"core{i}.{unit}" for i in range(config.cores)} for op, unit in UNITS.items()}
+    allowed["BARRIER"] = {SYNC}
     for ins in trace.instructions:
-        if ins.op == "RECV" and not _CORE.match(ins.unit):
-            raise TraceError("a RECV must run on a core's unit (core<i>.noc)",
-                             where=f"instruction {ins.id}")
+        units = allowed.get(ins.op)
+        if units is None:
+            raise TraceError(f"op {ins.op} is not executed by the npu target; it runs LOAD, "
+                             "STORE, GEMM, VEC, RECV, BARRIER", where=f"instruction {ins.id}")
+        if ins.unit not in units:
+            expected = SYNC if ins.op == "BARRIER" else f"core<i>.{UNITS[ins.op]} (i < " \
+                f"{config.cores})"
+            raise TraceError(f"{ins.op} on unit {ins.unit!r} is not executed by the npu target; "
+                             f"{ins.op} runs on {expected}", where=f"instruction {ins.id}")
         if ins.op == "BARRIER" and "cores" not in ins.dims:
             raise TraceError("a BARRIER needs dims.cores", where=f"instruction {ins.id}")
 
