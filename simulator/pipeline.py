@@ -21,6 +21,7 @@ from simulator.errors import TraceError, WorkloadError
 from simulator.result import Result
 from simulator.targets import config_from_dict, config_model, get_target, kinds, load_config
 from simulator.trace import Trace, read_trace
+from simulator.trace.paused import gc_paused
 from workloads.graph import Graph
 
 Shapes = dict[str, tuple[int, ...]]
@@ -115,8 +116,9 @@ def compile(config, workload: str | Graph, passes: list[str] | None = None,  # n
     graph = prepare(config, workload, passes, input_shapes)
     check_supported(graph, config)   # passes may add ops (Block-Skim's predictor)
     check_size(graph, config)
-    trace = get_target(config.kind).lower(graph, config,
-                                          workload if isinstance(workload, str) else graph.name)
+    with gc_paused():   # one object or more per instruction, no garbage: see trace.paused
+        trace = get_target(config.kind).lower(
+            graph, config, workload if isinstance(workload, str) else graph.name)
     trace.meta = {**graph.meta, **trace.meta}
     trace.timings = {**graph.timings, **trace.timings}
     if "llm" in graph.meta:  # an LLM step: weight/KV bytes of the graph as lowered
@@ -146,7 +148,8 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
         raise TraceError(f"trace was lowered for kind {trace.kind!r} but the config is kind "
                          f"{config.kind!r}; replay on a config of the same kind")
     target = get_target(config.kind)
-    result = target.simulate(trace, config, timeline, progress)
+    with gc_paused():
+        result = target.simulate(trace, config, timeline, progress)
     undeclared = set(result.extras) - set(target.extras)
     if undeclared:  # a target's results are declared with it (simulator.targets.Target.extras)
         raise AssertionError(f"target {target.kind} returned undeclared extras {undeclared}")

@@ -25,10 +25,12 @@ class TraceBuilder:
              nbytes: dict[str, int], deps: Iterable[int | None], tensor: str | None = None
              ) -> int:
         """Append one instruction; returns its id."""
-        ident = len(self.instructions)
-        clean = sorted({d for d in deps if d is not None})
-        self.instructions.append(Instruction(ident, op, unit, layer, dims, nbytes, clean,
-                                             tensor))
+        instructions = self.instructions
+        ident = len(instructions)
+        unique = set(deps)
+        unique.discard(None)
+        instructions.append(Instruction(ident, op, unit, layer, dims, nbytes, sorted(unique),
+                                        tensor))
         return ident
 
     def trace(self, kind: str, config: Any, workload: str, layers: Sequence[LayerInfo],
