@@ -27,12 +27,17 @@ def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO]:
     temporary file behind, and the file gets the mode the umask gives new files (0644 under
     022), not the 0600 of a temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:   # a parent that is a file, no permission, a read-only disk
+        raise ArchsimError(f"cannot write the file: {err.strerror}", where=str(path)) from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
             yield fh
         os.chmod(tmp, 0o666 & ~_umask())
+        if path.is_dir():
+            raise ArchsimError("is a folder; give a file name", where=str(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -51,19 +56,40 @@ def check_output(path: str | Path, what: str, error: type[ArchsimError],
     folder of outputs)? An existing directory where a file is wanted (or the reverse), a parent
     that is a file, or a folder without write permission is ``error`` naming the path."""
     path = Path(path)
+    try:
+        _check_output(path, what, error, directory)
+    except OSError as err:   # a folder on the way that cannot even be looked into
+        raise error(f"cannot write {what} there: {err.strerror}", where=str(path)) from None
+
+
+def _check_output(path: Path, what: str, error: type[ArchsimError], directory: bool) -> None:
     if directory:
         if path.exists() and not path.is_dir():
-            raise error(f"{what} must be a folder; a file of that name exists", where=str(path))
+            raise error(f"{what} names a file; give a folder (it holds several outputs)",
+                        where=str(path))
         target = path
     else:
         if path.is_dir():
-            raise error(f"{what} is a folder; give a file name", where=str(path))
+            raise error(f"{what} names a folder; give a file name", where=str(path))
         target = path.parent
     probe = target
     while not probe.exists():   # the nearest existing ancestor is where folders get made
         probe = probe.parent
     if not probe.is_dir():
-        raise error(f"cannot write {what}: {probe} is a file, not a folder", where=str(path))
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise error(f"cannot write {what}: no permission to write in {probe}",
+        raise error(f"cannot write {what} there: {probe} is a file, not a folder",
                     where=str(path))
+    if not os.access(probe, os.W_OK | os.X_OK) or not _can_create(probe):
+        raise error(f"cannot write {what} there: no permission to write in {probe}",
+                    where=str(path))
+
+
+def _can_create(folder: Path) -> bool:
+    """Can a file be made in ``folder``? Tried for real (and removed): ``os.access`` says yes
+    to root on a read-only or special file system (``/sys``, a read-only mount)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".archsim-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True

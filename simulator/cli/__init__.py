@@ -2,8 +2,9 @@
 
 Each module of this package owns a family of subcommands: ``add_parsers(sub)`` registers its
 parsers and returns their handlers. Importing them is cheap; a handler imports what it needs.
-A user mistake (:class:`ArchsimError`) prints one or two lines and exits with status 2; a bug
-still shows its traceback.
+A user mistake (:class:`ArchsimError`) prints one or two lines and exits with status 2 (with
+``-v``, its traceback too); a bug still shows its traceback. SIGTERM ends a command like Ctrl-C
+does (exit status 143), so files being written are removed, not left half-written.
 """
 
 from __future__ import annotations
@@ -43,28 +44,74 @@ def build_parser(modules: tuple[str, ...] = COMMAND_MODULES
     parser = argparse.ArgumentParser(
         prog="archsim", description="Cycle-level simulator for DNN accelerators.")
     parser.add_argument("--version", action="version", version=_version())
+    _add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if len(modules) == 1:   # archsim CMD ...: -q/-v accepted after CMD too (not worth the
+        add_parser = sub.add_parser   # start-up of copying them into every parser for --help)
+        flags = argparse.ArgumentParser(add_help=False)
+        _add_global_flags(flags, argparse.SUPPRESS)
+
+        def with_globals(*a, **kw):
+            return add_parser(*a, parents=[flags, *kw.pop("parents", [])], **kw)
+
+        sub.add_parser = with_globals  # type: ignore[method-assign]
     commands: dict[str, Callable] = {}
     for name in modules:
         commands.update(importlib.import_module(f"simulator.cli.{name}").add_parsers(sub))
     return parser, commands
 
 
+def _add_global_flags(p: argparse.ArgumentParser, default=False) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="no progress bars or 'wrote ...' lines (errors and warnings only)")
+    p.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="more detail; a user error also shows its traceback")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so ``finally``/``except BaseException`` blocks
+    (the atomic writers' clean-up) run as they do for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    module = COMMANDS.get(argv[0]) if argv else None
+    first = next((a for a in argv if not a.startswith("-")), None)
+    module = COMMANDS.get(first) if first else None
     parser, commands = build_parser((module,) if module else COMMAND_MODULES)
     args = parser.parse_args(argv)
+    import signal  # after parsing: --help need not pay for it
+
+    from simulator.cli import common
+
+    common.configure(quiet=args.quiet, verbose=args.verbose, argv=["archsim", *argv])
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:   # not the main thread: leave signals alone
+        previous = None
     try:
         return commands[args.command](args)
     except ArchsimError as err:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
         print(f"archsim {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:

@@ -10,6 +10,40 @@ from typing import Any
 
 from simulator.errors import ConfigError
 
+#: what the global flags asked for (set by :func:`configure`, read by the commands)
+QUIET = False
+VERBOSE = False
+#: the command line being run, as recorded in summary.json (``archsim run ...``)
+COMMAND: list[str] | None = None
+
+
+def configure(quiet: bool = False, verbose: bool = False, argv: list[str] | None = None) -> None:
+    """Set the global flags (-q, -v) and the command line for this run of ``archsim``."""
+    global QUIET, VERBOSE, COMMAND
+    QUIET, VERBOSE, COMMAND = quiet, verbose, argv
+
+
+def note(message: str) -> None:
+    """An informational line on stderr ("wrote FILE", progress of a study); silent with -q."""
+    if not QUIET:
+        print(message, file=sys.stderr, flush=True)
+
+
+def check_output(path: str | None, what: str, directory: bool = False) -> None:
+    """Before any work: ``path`` (if given) can be written as a file, or with ``directory`` used
+    as a folder of outputs; else an ArchsimError naming it (simulator.files.check_output)."""
+    if path is not None:
+        from simulator.errors import ArchsimError
+        from simulator.files import check_output as check
+
+        check(path, what, ArchsimError, directory=directory)
+
+
+def check_output_flags(args) -> None:
+    """``--out DIR`` and ``--timeline FILE`` (add_output_flags), checked before simulating."""
+    check_output(getattr(args, "out", None), "--out", directory=True)
+    check_output(getattr(args, "timeline", None), "--timeline")
+
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """``--set KEY=VALUE`` items as {dotted key: YAML value}; a malformed one is a ConfigError
@@ -146,7 +180,7 @@ def present(result, args, trace=None) -> None:
             console.print(line, highlight=False)
     written: list[Path] = []
     if args.out:
-        written += write_outputs(result, args.out)
+        written += write_outputs(result, args.out, COMMAND)
     if args.timeline:
         from simulator.report.export import atomic_write
         from simulator.report.timeline import timeline_json
@@ -154,7 +188,7 @@ def present(result, args, trace=None) -> None:
         atomic_write(args.timeline, timeline_json(result, trace))
         written.append(Path(args.timeline))
     for path in written:
-        print(f"wrote {path}", file=sys.stderr)
+        note(f"wrote {path}")
 
 
 class Progress:
@@ -166,7 +200,7 @@ class Progress:
         self.task = None
 
     def __enter__(self):
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() and not QUIET:
             from rich.console import Console
             from rich.progress import Progress
 

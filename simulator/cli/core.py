@@ -14,12 +14,16 @@ from simulator.cli.common import (
     add_output_flags,
     add_pass_flag,
     add_set_flag,
+    check_output,
+    check_output_flags,
     load_inputs,
+    note,
     parse_overrides,
     pass_specs,
     present,
     print_warnings,
 )
+from simulator.errors import ArchsimError
 
 
 def add_parsers(sub) -> dict[str, Callable]:
@@ -93,6 +97,7 @@ def compile_with_warnings(config, graph, passes: list[str]):
 def cmd_run(args) -> int:
     from simulator import api
 
+    check_output_flags(args)
     config = api.load_config(args.config, parse_overrides(args.overrides))
     graph, model = load_inputs(args)
     lowered, trace = compile_with_warnings(config, graph, pass_specs(args))
@@ -126,12 +131,31 @@ def cmd_replay(args) -> int:
     from simulator import api
     from simulator.trace import read_trace
 
+    check_output_flags(args)
     trace = read_trace(args.trace)
     config = api.load_config(args.config) if args.config else None
-    with Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
-        result = api.simulate(trace, config, bool(args.timeline), progress)
+    try:
+        with Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
+            result = api.simulate(trace, config, bool(args.timeline), progress)
+    except ArchsimError as err:
+        raise _in_trace(err, args.trace) from None
     present(result, args, trace)
     return 0
+
+
+def _in_trace(err: ArchsimError, path: str) -> ArchsimError:
+    """A replay error the target raised about the trace (an instruction, its header config, its
+    kind) located in the trace file: instruction i is on line i + 2 (ids count up from 0 after
+    the header line). An error in ``--config`` keeps its own place."""
+    where = err.where
+    if where is None:
+        return type(err)(err.what, where=path)
+    if where == "trace header":
+        return type(err)(err.what, where=f"{path}:1 (header config)")
+    ident = where.removeprefix("instruction ")
+    if ident.isdigit():
+        return type(err)(err.what, where=f"{path}:{int(ident) + 2} ({where})")
+    return err
 
 
 def cmd_validate(args) -> int:
@@ -150,11 +174,12 @@ def cmd_lower(args) -> int:
     from simulator import api
     from simulator.trace import write_trace
 
+    check_output(args.output, "-o")
     config = api.load_config(args.config, parse_overrides(args.overrides))
     graph, _ = load_inputs(args)
     _, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload
     write_trace(trace, args.output)
-    print(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
-          f"{len(trace.layers)} layers ({trace.kind})", file=sys.stderr)
+    note(f"wrote {args.output}: {len(trace.instructions):,} instructions, "
+         f"{len(trace.layers)} layers ({trace.kind})")
     return 0

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from simulator.cli.common import add_set_flag, make_console, parse_overrides
+from simulator.cli.common import add_set_flag, check_output, make_console, note, parse_overrides
 from simulator.cli.plotflags import add_plot_flags, plot_options
 
 
@@ -33,13 +33,15 @@ def cmd_federated(args) -> int:
     from simulator.scenarios.federated import run_federated
     from simulator.scenarios.fl_spec import load_federated_spec
 
+    check_output(args.plot, "--plot")
     spec = load_federated_spec(args.spec, parse_overrides(args.overrides))
+    options = plot_options(args) if args.plot else {}   # a bad --dpi/--size: before the work
     report = run_federated(spec)
     if args.plot:
         from simulator.scenarios.fl_plot import plot_federated
 
-        plot_federated(report, args.plot, **plot_options(args))
-        print(f"wrote {args.plot}", file=sys.stderr)
+        plot_federated(report, args.plot, **options)
+        note(f"wrote {args.plot}")
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
         return 0

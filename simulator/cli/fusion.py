@@ -8,7 +8,9 @@ from collections.abc import Callable
 from simulator.cli.common import (
     add_input_flags,
     add_set_flag,
+    check_output,
     make_console,
+    note,
     parse_input_shapes,
     parse_input_values,
     parse_overrides,
@@ -50,6 +52,7 @@ def cmd_fusion(args) -> int:
         plot_study,
     )
 
+    check_output(args.plot, "--plot")
     config = load_config(args.config, parse_overrides(args.overrides))
     if config.kind != "npu":
         raise ConfigError(f"fusion needs an npu config, got kind {config.kind!r}",
@@ -64,7 +67,7 @@ def cmd_fusion(args) -> int:
     if args.plot:
         plot_study(rows, args.plot, **{"title": f"fusion and core-count tuning on {config.name}",
                                        **plot_options(args, 110, (12.0, 4.6))})
-        print(f"wrote {args.plot}", file=sys.stderr)
+        note(f"wrote {args.plot}")
     if args.json:
         import json
 

@@ -97,16 +97,18 @@ def cmd_perplexity(args) -> int:
 
 
 def cmd_roofline(args) -> int:
+    from simulator.cli.common import check_output, note
     from simulator.pipeline import load_config
     from simulator.scenarios.llm_roofline import plot_roofline, roofline
 
     for flag in ("seq", "ctx", "batch", "layers"):
         _positive(getattr(args, flag), f"--{flag}")
+    check_output(args.plot, "--plot")
     config = load_config(args.config)
     report = roofline(config, args.model, args.seq, args.ctx, args.batch, args.layers)
     if args.plot:
         plot_roofline(report, args.plot, **plot_options(args))
-        print(f"wrote {args.plot}", file=sys.stderr)
+        note(f"wrote {args.plot}")
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 0

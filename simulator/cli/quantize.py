@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 
@@ -25,9 +24,11 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 
 def cmd_quantize(args) -> int:
+    from simulator.cli.common import check_output, note
     from simulator.passes.squant import QuantizeError
     from simulator.passes.squant_onnx import quantize_file
 
+    check_output(args.output, "-o")
     try:
         bits = int(args.bits)
     except ValueError:
@@ -35,7 +36,7 @@ def cmd_quantize(args) -> int:
     summary = quantize_file(args.model, args.output, bits, args.mode, args.fake)
     storage = sorted({t.storage for t in summary.tensors})
     changed = sum(t.changed_vs_rtn for t in summary.tensors)
-    print(f"wrote {args.output}: {len(summary.tensors)} weight tensors, "
-          f"{summary.weights:,} weights at {bits} bit ({args.mode}, {'/'.join(storage)}, "
-          f"opset {summary.opset}); {changed:,} rounded differently from RTN", file=sys.stderr)
+    note(f"wrote {args.output}: {len(summary.tensors)} weight tensors, "
+         f"{summary.weights:,} weights at {bits} bit ({args.mode}, {'/'.join(storage)}, "
+         f"opset {summary.opset}); {changed:,} rounded differently from RTN")
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 
@@ -22,8 +21,11 @@ def add_parsers(sub) -> dict[str, Callable]:
 
 
 def cmd_scalesim(args) -> int:
+    from simulator.cli.common import check_output, note
     from simulator.scalesim import run_scalesim
     from simulator.scalesim.setup import read_setup
+
+    check_output(args.outdir, "-p", directory=True)
 
     # a .cfg is read without the pydantic models (start-up); a kind other than systolic is a
     # ConfigError raised there
@@ -37,5 +39,5 @@ def cmd_scalesim(args) -> int:
     print(f"SCALE-Sim compatible run {run.run_name}")
     for line in cells:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
-    print(f"wrote {run.report_dir}", file=sys.stderr)
+    note(f"wrote {run.report_dir}")
     return 0

@@ -7,8 +7,9 @@ import json
 import sys
 from collections.abc import Callable
 
-from simulator.cli.common import add_set_flag, make_console, parse_overrides
+from simulator.cli.common import add_set_flag, check_output, make_console, note, parse_overrides
 from simulator.cli.plotflags import add_plot_flags, plot_options
+from simulator.errors import ArchsimError
 
 
 def add_parsers(sub) -> dict[str, Callable]:
@@ -35,19 +36,22 @@ def add_parsers(sub) -> dict[str, Callable]:
 def cmd_serve(args) -> int:
     from simulator.cli.llm_serving import cmd_llm_serve, is_llm
 
+    if args.jobs < 1:
+        raise ArchsimError(f"--jobs must be at least 1, got {args.jobs}")
+    check_output(args.plot, "--plot")
     if is_llm(args):     # kind: llm, or llm: tenants (docs/llm-serving.md)
         return cmd_llm_serve(args)
     from simulator.scenarios.serving import run_serving
     from simulator.scenarios.serving_spec import load_serving_spec
 
     spec = load_serving_spec(args.spec, parse_overrides(args.overrides))
-    report = run_serving(spec, progress=lambda msg: print(msg, file=sys.stderr),
-                         jobs=max(1, args.jobs))
+    options = plot_options(args) if args.plot else {}   # a bad --dpi/--size: before the work
+    report = run_serving(spec, progress=note, jobs=args.jobs)
     if args.plot:
         from simulator.scenarios.serving_plot import plot_serving
 
-        plot_serving(report, args.plot, **plot_options(args))
-        print(f"wrote {args.plot}", file=sys.stderr)
+        plot_serving(report, args.plot, **options)
+        note(f"wrote {args.plot}")
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
         return 0

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.common import cell, make_console
+from simulator.cli.common import cell, check_output, make_console, note
 from simulator.cli.plotflags import add_plot_flags, plot_options
 from simulator.errors import ArchsimError
 
@@ -112,6 +112,8 @@ class _SweepBar:
 def cmd_sweep(args) -> int:
     from simulator.sweep import load_spec, run_sweep
 
+    if not args.dry_run:
+        check_output(args.out, "--out", directory=True)
     spec = load_spec(args.spec)
     if args.dry_run:
         expansion = spec.expand()
@@ -145,13 +147,14 @@ def cmd_sweep(args) -> int:
     print(f"sweep: ran {report.ran} points ({report.ok} ok, {report.failed} failed) in "
           f"{report.wall_s:.1f} s on {report.runner}; {report.already_done} were already done"
           f"{extra}", file=sys.stderr)
-    print(f"wrote {report.csv_path} (store: {report.store_path})", file=sys.stderr)
+    note(f"wrote {report.csv_path} (store: {report.store_path})")
     return 0
 
 
 def cmd_plot(args) -> int:
     from simulator.sweep.plot import parse_objectives, plot_results, read_results
 
+    check_output(args.output, "-o")
     results = read_results(args.results)
     default = f"{args.y}-vs-{args.x}.png".replace("/", "_")
     out = Path(args.output) if args.output else results.path.parent / default
@@ -171,5 +174,5 @@ def cmd_plot(args) -> int:
     for row in front:
         table.add_row(*(cell(row.get(c)) for c in columns))
     make_console().print(table)
-    print(f"wrote {path}", file=sys.stderr)
+    note(f"wrote {path}")
     return 0

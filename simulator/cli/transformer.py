@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.common import Progress, add_set_flag, make_console, parse_overrides
+from simulator.cli.common import (
+    Progress,
+    add_set_flag,
+    check_output,
+    make_console,
+    note,
+    parse_overrides,
+)
 from simulator.cli.plotflags import add_plot_flags, plot_options
 from simulator.errors import ArchsimError
 
@@ -116,6 +122,7 @@ def _skim_options(text: str) -> dict[str, str]:
 def cmd_attention(args) -> int:
     from simulator.scenarios import attention as att
 
+    check_output(args.plot, "--plot")
     ids = None
     if args.text_ids:
         try:
@@ -175,7 +182,7 @@ def cmd_attention(args) -> int:
     else:
         _print_attention(out, labels, names, heads)
     if args.plot:
-        print(f"wrote {args.plot}", file=sys.stderr)
+        note(f"wrote {args.plot}")
     return 0
 
 
@@ -245,6 +252,7 @@ def cmd_blockskim_study(args) -> int:
     from simulator.scenarios.blockskim_study import real_text_study
     from workloads.wordpiece import read_documents, read_similarities
 
+    check_output(args.weights_out, "--weights-out")
     if args.block < 4 or args.block % 4:
         raise ArchsimError(f"--block must be a positive multiple of 4; got {args.block}")
     if args.epochs < 1:
@@ -266,7 +274,7 @@ def cmd_blockskim_study(args) -> int:
                               args.seed, args.weights_out,
                               progress=lambda stage, done, total: bar(done, total))
     if args.weights_out:
-        print(f"wrote {args.weights_out}", file=sys.stderr)
+        note(f"wrote {args.weights_out}")
     out = rep.to_json()
     if args.json:
         print(json.dumps(out, indent=2))
