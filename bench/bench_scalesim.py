@@ -1,9 +1,14 @@
-"""`archsim scalesim` wall time, and the speed-up over SCALE-Sim 3.0.0 itself when it is installed.
+"""`archsim scalesim` against SCALE-Sim 3.0.0, whole process including start-up.
 
-Target (issue 2): ResNet-18 (SCALE-Sim's own topology) on a 32x32 array in under 2 s wall for
-the whole command, process start included; >= 100x faster than SCALE-Sim with identical
-COMPUTE_REPORT compute columns. Set SCALESIM_PYTHON to a python with `pip install scalesim==3.0.0
-'numpy<2.4'` to run SCALE-Sim too (it takes minutes).
+Targets (issue 20), over SCALE-Sim's reference runs (../shared/reference/scalesim: its configs,
+topologies and, in runs.csv, SCALE-Sim's own CPU time, user + sys, measured on this machine):
+archsim's CPU time (user + sys of the whole `archsim scalesim` process, best of 3) is >= 200x
+less in the median over the runs that take SCALE-Sim 10 s or more, and >= 100x less on each of
+them; where SCALE-Sim's reports are kept (reports/), all three of ours are byte-identical.
+
+Issue 2's figure as well: ResNet-18 (configs/scalesim) on a 32x32 array in under 2 s wall.
+Set SCALESIM_PYTHON to a python with `pip install scalesim==3.0.0 'numpy<2.4'` to run SCALE-Sim
+itself on that case too (it takes minutes).
 """
 
 from __future__ import annotations
@@ -32,6 +37,73 @@ def _timed(cmd: list[str], cwd: Path) -> float:
     return elapsed
 
 
+REFERENCE = ROOT.parent / "shared" / "reference" / "scalesim"
+TARGET_MEDIAN = 200
+TARGET_EACH = 100
+LONG_S = 10.0   # the runs the median is over: SCALE-Sim CPU time >= 10 s
+#: the reference runs whose reports SCALE-Sim wrote (reports/<folder>/): (run, folder)
+REPORTS = {("alexnet", f"scale_{a}_{df}.cfg"): f"alexnet/scale_{a}_{df}"
+           for a in ("32x32", "128x128") for df in ("os", "ws", "is")} | {
+    ("golden_calc", "scale_golden_calc.cfg"): "golden_calc"} | {
+    (f"golden_user_{df}", f"scale_golden_user_{df}.cfg"): f"golden_user_{df}"
+    for df in ("os", "ws", "is")}
+REPORT_FILES = ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
+
+
+def _cpu(cmd: list[str], cwd: Path) -> float:
+    """User + sys CPU seconds of one child process (the whole command, start-up included)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def reference_runs(repeat: int) -> bool:
+    """Every run of runs.csv: archsim's CPU time against SCALE-Sim's, reports compared."""
+    import statistics
+
+    with (REFERENCE / "runs.csv").open() as fh:
+        runs = list(csv.DictReader(fh))
+    long, each, identical = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, run in enumerate(runs):
+            out = Path(tmp) / str(k)
+            cmd = [sys.executable, "-m", "simulator.cli", "scalesim", "-q",
+                   "-c", str(REFERENCE / "configs" / run["config_file"]),
+                   "-t", str(REFERENCE / "topologies" / run["topology_file"]),
+                   "-i", run["input_type"], "-p", str(out)]
+            ours = min(_cpu(cmd, ROOT) for _ in range(repeat))
+            theirs = float(run["user_s"]) + float(run["sys_s"])
+            speedup = theirs / ours
+            each.append(speedup)
+            if theirs >= LONG_S:
+                long.append(speedup)
+            folder = REPORTS.get((run["topology"], run["config_file"]))
+            same = ""
+            if folder is not None:
+                (written,) = [d for d in out.iterdir() if d.is_dir()]
+                ok = all((written / f).read_bytes() ==
+                         (REFERENCE / "reports" / folder / f).read_bytes() for f in REPORT_FILES)
+                identical.append(ok)
+                same = "; reports byte-identical" if ok else "; reports DIFFER"
+            print(f"  {run['topology']:>16} {run['config_file']:<26} SCALE-Sim {theirs:7.2f} s "
+                  f"archsim {ours:5.2f} s CPU -> {speedup:7,.0f}x{same}", flush=True)
+    median = statistics.median(long)
+    worst = min(long)
+    ok_median, ok_each = median >= TARGET_MEDIAN, worst >= TARGET_EACH
+    print(f"archsim scalesim vs SCALE-Sim 3.0.0 (CPU, whole process) over the {len(long)} "
+          f"reference runs >= {LONG_S:.0f} s: median {median:,.0f}x [target >= {TARGET_MEDIAN}x] "
+          f"{'OK' if ok_median else 'MISSED'}; worst {worst:,.0f}x [target >= {TARGET_EACH}x] "
+          f"{'OK' if ok_each else 'MISSED'} (worst of all {len(each)}: {min(each):,.0f}x)")
+    print(f"reports byte-identical on {sum(identical)} of the {len(identical)} runs SCALE-Sim's "
+          f"reports are kept for {'OK' if all(identical) else 'MISSED'}")
+    return ok_median and ok_each and all(identical)
+
+
 def _compute_rows(folder: Path) -> list[list[str]]:
     (report,) = folder.glob("*/COMPUTE_REPORT.csv")
     with report.open() as fh:
@@ -42,10 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=str(ROOT / "configs/scalesim/scale_32x32_os.cfg"))
     parser.add_argument("--topology", default=str(ROOT / "configs/scalesim/resnet18.csv"))
+    parser.add_argument("--repeat", type=int, default=3, help="best of N per reference run")
     args = parser.parse_args(argv)
+    ok = True
+    if REFERENCE.is_dir():
+        ok &= reference_runs(args.repeat)
+    else:
+        print(f"reference runs skipped: {REFERENCE} is missing")
     archsim = [sys.executable, "-m", "simulator.cli", "scalesim", "-c", args.config,
                "-t", args.topology]
-    ok = True
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         _timed(archsim + ["-p", str(tmp / "warm")], ROOT)  # numba cache, page cache
