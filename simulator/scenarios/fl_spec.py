@@ -151,4 +151,10 @@ def load_federated_spec(path: str | Path,
     for dotted, value in (overrides or {}).items():
         if isinstance(data, dict):
             set_dotted(data, dotted, value, lines)
-    return parse_federated_spec(data, str(path), lines, path.parent)
+    spec = parse_federated_spec(data, str(path), lines, path.parent)
+    from simulator.scenarios.serving_spec import check_target
+
+    for i, dev in enumerate(spec.system.devices):
+        if dev.target:
+            check_target(dev.target, ("system", "devices", i, "target"), str(path), lines)
+    return spec

@@ -8,7 +8,16 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import FieldsError, Strict, parse_model, read_yaml, set_dotted
+from simulator.config.base import (
+    OVERRIDES,
+    FieldsError,
+    Strict,
+    _origin,
+    parse_model,
+    read_yaml,
+    set_dotted,
+)
+from simulator.errors import ConfigError
 
 
 class TenantSpec(Strict):
@@ -161,4 +170,38 @@ def load_serving_spec(path: str | Path, overrides: dict[str, Any] | None = None)
     for dotted, value in (overrides or {}).items():
         if isinstance(data, dict):
             set_dotted(data, dotted, value, lines)
-    return parse_serving_spec(data, str(path), lines, path.parent)
+    spec = parse_serving_spec(data, str(path), lines, path.parent)
+    config = check_target(spec.target, ("target",), str(path), lines, spec.target_set,
+                          ("target_set",))
+    if config.kind != "npu":
+        raise ConfigError(f"target: the serving study runs on an npu config, got kind "
+                          f"{config.kind!r} ({spec.target})",
+                          where=_origin(lines, ("target",), str(path)) or str(path))
+    return spec
+
+
+def check_target(target: str, at: tuple, source: str, lines: dict,
+                 overrides: dict[str, Any] | None = None, overrides_at: tuple = ()) -> Any:
+    """The hardware config a spec names at key path ``at``, loaded now (before minutes of
+    study) with its ``overrides`` (the spec's ``target_set``). A missing file is an error at the
+    spec's line; a bad override at the override's line (or its ``--set``); an error inside the
+    config file stays located in that file."""
+    from simulator.targets import load_config
+
+    where = _origin(lines, at, source) or source
+    path = Path(target)
+    if not path.is_file():
+        raise ConfigError(f"{'.'.join(map(str, at))}: {'a folder' if path.is_dir() else 'no'} "
+                          f"config file {target}", where=where)
+    try:
+        return load_config(path, overrides)
+    except ConfigError as err:
+        given = (err.where or "").removeprefix("--set ")
+        key = given.partition("=")[0]
+        if err.where and err.where.startswith("--set ") and key in (overrides or {}):
+            under = (*overrides_at, key)   # a --set of the spec inside that override?
+            place = next((o for p, o in lines.get(OVERRIDES, {}).items()
+                          if p[:len(under)] == under), None) or \
+                _origin(lines, under, source) or source
+            raise ConfigError(f"{'.'.join(overrides_at)}.{err.what}", where=place) from None
+        raise
