@@ -1,8 +1,11 @@
 """Engine throughput: simulated instructions per second on a large systolic trace.
 
-Target (issue 2): >= 200,000 instructions/s. The trace is ResNet-18 lowered onto an 8x8 array
-with 4 KiB SRAMs, which cuts it into ~430k LOAD/GEMM/STORE instructions with real dependencies
-and DRAM contention. Time is the best of N runs of `simulate` (lowering excluded).
+Target (issue 20): >= 350,000 instructions/s (issue 2: 200,000). The trace is ResNet-18 lowered
+onto an 8x8 array with 4 KiB SRAMs, which cuts it into ~430k LOAD/GEMM/STORE instructions with
+real dependencies and DRAM contention. Time is CPU time (the machine is shared: wall time
+measures the neighbours), the best of N runs of `simulate` after one that loads the compiled
+event loop (numba, ~0.5 s once per process), lowering excluded; the hardware model's columns
+and the per-layer result are included.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from simulator import api
 from simulator.api import config_from_dict
 
-TARGET = 200_000
+TARGET = 350_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,18 +31,19 @@ def main(argv: list[str] | None = None) -> int:
         "sram": {"ifmap_kb": 4, "filter_kb": 4, "ofmap_kb": 4},
         "dram": {"bandwidth": 16, "latency": 50},
     })
-    t0 = time.perf_counter()
     trace = api.lower(cfg, args.workload)
-    lower_s = time.perf_counter() - t0
     n = len(trace.instructions)
+    t0 = time.process_time()
+    api.simulate(trace, cfg)
+    first = time.process_time() - t0
     best = float("inf")
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         result = api.simulate(trace, cfg)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     rate = n / best
-    print(f"engine: {n:,} instructions ({args.workload}), lowering {lower_s:.2f} s "
-          f"({n / lower_s:,.0f}/s), simulation {best:.2f} s -> {rate:,.0f} instructions/s "
+    print(f"engine: {n:,} instructions ({args.workload}), simulation {best:.2f} s CPU "
+          f"(first in the process {first:.2f} s) -> {rate:,.0f} instructions/s "
           f"[target >= {TARGET:,}] {'OK' if rate >= TARGET else 'MISSED'}; "
           f"{result.total_cycles:,} cycles")
     return 0 if rate >= TARGET else 1
