@@ -122,6 +122,8 @@ class SweepSpec:
     constraints: list[tuple[Constraint, int | None]]
     #: the ``set:`` values every point shares (results.csv records them too)
     fixed: dict[str, Any] = field(default_factory=dict)
+    #: the spec line of each ``set:`` value, so a value the config refuses is blamed there
+    fixed_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def param_names(self) -> list[str]:
@@ -255,7 +257,8 @@ def parse_spec(data: Any, source: str = "<spec>", lines: dict | None = None,
 
     constraints = _constraints(data.get("constraints"), model, seen, lines, source)
     return SweepSpec(source, base, base_source, base_lines, model, workloads, passes, params,
-                     samples, seed, constraints, {str(k): v for k, v in fixed.items()})
+                     samples, seed, constraints, {str(k): v for k, v in fixed.items()},
+                     {str(k): lines[("set", k)] for k in fixed if ("set", k) in lines})
 
 
 def _load_base(raw: Any, source: str, lines: dict, spec_dir: Path, err
@@ -305,9 +308,24 @@ def _workloads(raw: Any, spec_dir: Path, err) -> list[tuple[str, str]]:
                       "comma splits items: quote 'gemm:M,N,K' or write one '- item' per line)",
                       "workloads", i)
         out.append((w, _resolve_workload(w, spec_dir)))
+    for i, (w, _) in enumerate(out):   # after the loop above: its comma hint comes first
+        _check_builtin(w, err, i)
     if len({w for w, _ in out}) != len(out):
         raise err("workloads: a workload is listed twice", "workloads")
     return out
+
+
+def _check_builtin(text: str, err, i: int) -> None:
+    """A malformed ``gemm:``/``conv:`` name is the spec's error, at its line, before any point
+    runs (other names are loaded by the workers, where a failure is that point's error)."""
+    from workloads.builtin import BUILTIN_FORMS, parse_builtin
+    from workloads.errors import WorkloadError
+
+    if text.partition(":")[0] in BUILTIN_FORMS:
+        try:
+            parse_builtin(text)
+        except WorkloadError as e:
+            raise err(f"workloads[{i}]: {e.what}", "workloads", i) from None
 
 
 def _resolve_workload(text: str, spec_dir: Path) -> str:
@@ -581,6 +599,11 @@ def _validate(spec: SweepSpec, data: dict, combo: dict, param_lines: dict) -> di
             located = validation_error(e, spec.source, param_lines)
             raise SweepError(f"{located.what} (at point {_show(combo)})",
                              where=located.where) from None
+        for name, line in spec.fixed_lines.items():   # a set: value the config refuses
+            parts = tuple(name.split("."))
+            if loc[:len(parts)] == parts:
+                located = validation_error(e, spec.source, {parts: line})
+                raise SweepError(f"set: {located.what}", where=located.where) from None
         located = validation_error(e, spec.base_source, spec.base_lines)
         raise SweepError(located.what, where=located.where) from None
 
