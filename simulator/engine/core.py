@@ -31,7 +31,6 @@ from simulator.engine.tasks import (
     forward_dependency,
     unknown_channel,
 )
-from simulator.engine.window import run_window
 from simulator.errors import TraceError
 
 
@@ -68,6 +67,8 @@ class Engine:
         called every few thousand tasks and at the end.
         """
         if isinstance(self.dispatch, ReadyWindow):
+            from simulator.engine.window import run_window  # SimPy: only here
+
             n = len(units)
             return run_window(units, cycles, channels, nbytes, deps,
                               latency or [0] * n, groups or [0] * n, self.dispatch.window,
