@@ -118,7 +118,7 @@ class EnergyTable(Strict):
         description=("SRAM leakage per bit, nW at 45 nm. None: CACTI 7's high-performance-"
                      "transistor figure, about 89 nW (an upper figure; low-power processes "
                      "leak far less: docs/energy.md)."))
-    leakage: bool | None = Field(None,
+    leakage: bool | None = Field(None, strict=True,
         description=("Count leakage (power x run time). None: yes, unless sram_pj_per_byte "
                      "pins the flat table of earlier releases."))
     ert: str | None = Field(None,
