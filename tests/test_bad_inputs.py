@@ -104,6 +104,8 @@ INPUT_CASES = {
                     [f"{B}/energy_bool.yaml:3: energy.mac_pj: expected a number"]),
     "cfg-value": (["scalesim", "-c", B / "bad.cfg", "-t", TOPO, "-p", "{T}/o"],
                   [f"{B}/bad.cfg:5: [architecture_presets] ArrayHeight: got 'lots'"]),
+    "cfg-percent": (["scalesim", "-c", B / "percent.cfg", "-t", TOPO, "-p", "{T}/o"],
+                    [f"{B}/percent.cfg:8: [architecture_presets] FilterSramSzkB: got '64%'"]),
     "topology-value": (["run", SYS, B / "bad_topology.csv"],
                        [f"{B}/bad_topology.csv:2: N: got 'x'"]),
     "topology-short": (["run", SYS, B / "short_topology.csv"],

@@ -54,7 +54,7 @@ def read_scalesim_cfg(path: str | Path) -> tuple[dict[str, Any], dict]:
     model, and the lines of its keys (``archsim scalesim`` reads it without pydantic)."""
     path = Path(path)
     text = read_text(path, "config", ConfigError)
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)   # a "%" is text, not a reference
     try:
         parser.read_string(text, source=str(path))
     except configparser.Error as err:
