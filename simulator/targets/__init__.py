@@ -163,8 +163,10 @@ def config_from_dict(data: Any, source: str = "<config>", lines: dict | None = N
     kind = data.get("kind")
     # a built-in kind needs no scan of the installed packages' entry points
     if not isinstance(kind, str) or (kind not in BUILTIN and kind not in kinds()):
-        line = lines.get(("kind",))
-        where = f"{source}:{line}" if line else source
+        from simulator.config.base import _origin  # a --set kind=... is named as such
+
+        where = _origin(lines, ("kind",), source) if ("kind",) in lines or \
+            ("kind",) in lines.get("--set", {}) else source
         got = "missing" if kind is None else f"{kind!r} is unknown"
         raise ConfigError(f"kind: {got}; accepted kinds: {', '.join(kinds())}", where=where)
     return parse_model(get_target(kind).config_model, data, source, lines)
