@@ -20,7 +20,7 @@ from typing import Any
 from simulator.errors import TraceError, WorkloadError
 from simulator.result import Result
 from simulator.targets import config_from_dict, config_model, get_target, kinds, load_config
-from simulator.trace import Trace, read_trace
+from simulator.trace import Instruction, Trace, read_trace
 from simulator.trace.paused import gc_paused
 from workloads.graph import Graph
 
@@ -134,6 +134,24 @@ def lower(config, workload: str | Graph, passes: list[str] | None = None,
     return compile(config, workload, passes, input_shapes)[1]
 
 
+def _missing_dim(trace: Trace, err: KeyError) -> Exception:
+    """A damaged or hand-written trace: an instruction lacks a ``dims`` entry its target times
+    it with (a TraceError at the first such instruction); the KeyError itself when none does
+    (a bug, not the trace). The instruction is the one in the failing frame (``ins``)."""
+    key = err.args[0] if err.args else None
+    lacking = None
+    tb = err.__traceback__
+    while tb is not None:   # the instruction the target was timing: innermost frame's `ins`
+        ins = tb.tb_frame.f_locals.get("ins")
+        if isinstance(ins, Instruction) and key not in ins.dims:
+            lacking = ins
+        tb = tb.tb_next
+    if not isinstance(key, str) or lacking is None:
+        return err
+    return TraceError(f"{lacking.op} lacks dims.{key}, which the {trace.kind} target times it "
+                      "with", where=f"instruction {lacking.id}")
+
+
 def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -> Result:
     """Run a trace on ``config`` (default: the config recorded in the trace header).
 
@@ -149,7 +167,10 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
                          f"{config.kind!r}; replay on a config of the same kind")
     target = get_target(config.kind)
     with gc_paused():
-        result = target.simulate(trace, config, timeline, progress)
+        try:
+            result = target.simulate(trace, config, timeline, progress)
+        except KeyError as err:
+            raise _missing_dim(trace, err) from None
     undeclared = set(result.extras) - set(target.extras)
     if undeclared:  # a target's results are declared with it (simulator.targets.Target.extras)
         raise AssertionError(f"target {target.kind} returned undeclared extras {undeclared}")
