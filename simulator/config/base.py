@@ -374,7 +374,8 @@ def _data_path(loc: tuple) -> tuple:
     """A pydantic error location without its union-member tags (``constrained-float``,
     ``dict[...]``, ``[key]``): only the keys and indices the user wrote."""
     return tuple(p for p in loc if not (isinstance(p, str) and
-                                        ("[" in p or re.fullmatch(r"[a-z]+(-[a-z]+)+", p))))
+                                        (re.fullmatch(r"[\w-]*\[.*\]", p) or
+                                         re.fullmatch(r"[a-z]+(-[a-z]+)+", p))))
 
 
 
