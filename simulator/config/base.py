@@ -322,6 +322,9 @@ def _origin(lines: dict, path: tuple, source: str) -> str | None:
             return given[path[:cut]]
         if cut and path[:cut] in lines:
             return f"{source}:{lines[path[:cut]]}"
+    created = next((o for p, o in given.items() if path and p[:len(path)] == path), None)
+    if created:   # a key the file does not have, made by a --set under it (--set 0.0=1)
+        return created
     return f"{source}:{lines[()]}" if () in lines else None
 
 
