@@ -7,6 +7,7 @@ needed on a cluster head node or in CI), so reading results and computing fronts
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,13 +73,14 @@ def read_results(path: str | Path) -> Results:
     if not path.is_file():
         raise SweepError("no such results file (give a sweep's --out folder or its "
                          "results.csv)", where=str(path))
-    with path.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header or "workload" not in header or "status" not in header:
-            raise SweepError("not a sweep results.csv (no workload/status columns)",
-                             where=f"{path}:1")
-        lines = list(reader)
+    from workloads.files import read_text  # not UTF-8: a located error, not a traceback
+
+    reader = csv.reader(io.StringIO(read_text(path, "results file", SweepError), newline=""))
+    header = next(reader, None)
+    if not header or "workload" not in header or "status" not in header:
+        raise SweepError("not a sweep results.csv (no workload/status columns)",
+                         where=f"{path}:1")
+    lines = list(reader)
     width = len(header)
     if all(len(line) == width for line in lines):    # the usual case: a column at a time
         cols = list(zip(*lines, strict=True)) if lines else [()] * width
