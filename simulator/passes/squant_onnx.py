@@ -205,7 +205,8 @@ def quantize_file(path: str | Path, out_path: str | Path, bits: int = 4, mode: s
     check_args(bits, mode)
     path = Path(path)
     if not path.is_file():
-        raise QuantizeError("no such file", where=str(path))
+        raise QuantizeError("a folder, not an ONNX model" if path.is_dir() else "no such file",
+                            where=str(path))
     try:
         model = onnx.load(str(path))
     except Exception as err:  # protobuf decode errors have many types
