@@ -98,6 +98,8 @@ def cmd_run(args) -> int:
     from simulator import api
 
     check_output_flags(args)
+    if not args.rtol >= 0 or args.rtol == float("inf"):   # NaN fails the first test
+        raise ArchsimError(f"--rtol must be a finite number >= 0, got {args.rtol}")
     config = api.load_config(args.config, parse_overrides(args.overrides))
     graph, model = load_inputs(args)
     lowered, trace = compile_with_warnings(config, graph, pass_specs(args))
