@@ -117,3 +117,14 @@ def test_sigterm_while_writing_removes_the_temporary_file(tmp_path: Path) -> Non
     assert proc.returncode == 143, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "terminated"
     assert out.is_dir() and list(out.iterdir()) == []   # no .summary.json.*.tmp, no summary
+
+
+def test_quiet_sweep_prints_nothing(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "s.yml"
+    spec.write_text(f"base: {CFG}\nworkloads: ['gemm:8,8,8']\ngrid: {{array.rows: [4, 8]}}\n")
+    argv = ["sweep", spec, "--out", tmp_path / "o", "--workers", "1"]
+    code, _, err = run(capsys, "-q", *argv)
+    assert code == 0 and err == ""
+    assert len((tmp_path / "o" / "results.csv").read_text().splitlines()) == 3   # header + 2
+    code, _, err = run(capsys, *argv)   # resumed: nothing to run, and it says so
+    assert code == 0 and "sweep: 2 points, 2 already done, 0 to run" in err and "wrote" in err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from simulator.cli.common import (
@@ -104,8 +103,8 @@ def cmd_fusion(args) -> int:
                          f"{100 * h.synthesized_gap:+.1f}%", f"{h.lono_cycles:,}",
                          f"{100 * h.lono_gap:+.1f}%", f"{h.lono_samples:,}")
         console.print(lono)
-    print(f"heuristic kernel-cost rule learned from {facts['profiled_layers']} synthesized "
-          "layers and fused groups "
-          f"({facts['profile_simulations']} simulations, {facts['profile_s']:.1f} s, once per "
-          "config)", file=sys.stderr)
+    note(f"heuristic kernel-cost rule learned from {facts['profiled_layers']} synthesized "
+         "layers and fused groups "
+         f"({facts['profile_simulations']} simulations, {facts['profile_s']:.1f} s, once per "
+         "config)")
     return 0

@@ -65,9 +65,10 @@ class _SweepBar:
         self.failed = 0
 
     def start(self, total: int, done: int, to_run: int, runner: str) -> None:
-        print(f"sweep: {total} points, {done} already done, {to_run} to run on {runner}",
-              file=sys.stderr)
-        if not sys.stderr.isatty() or not to_run:
+        from simulator.cli import common
+
+        note(f"sweep: {total} points, {done} already done, {to_run} to run on {runner}")
+        if not sys.stderr.isatty() or not to_run or common.QUIET:
             return
         from rich.console import Console
         from rich.progress import (
@@ -144,9 +145,9 @@ def cmd_sweep(args) -> int:
         bar.stop()
     extra = (f", {report.excluded} excluded by constraints" if report.excluded else "") + \
         (f", {report.duplicates} duplicates skipped" if report.duplicates else "")
-    print(f"sweep: ran {report.ran} points ({report.ok} ok, {report.failed} failed) in "
-          f"{report.wall_s:.1f} s on {report.runner}; {report.already_done} were already done"
-          f"{extra}", file=sys.stderr)
+    note(f"sweep: ran {report.ran} points ({report.ok} ok, {report.failed} failed) in "
+         f"{report.wall_s:.1f} s on {report.runner}; {report.already_done} were already done"
+         f"{extra}")
     note(f"wrote {report.csv_path} (store: {report.store_path})")
     return 0
 
