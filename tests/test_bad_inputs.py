@@ -152,6 +152,8 @@ INPUT_CASES = {
                   [f"{B}/not_utf8_topology.csv:2: not UTF-8 text"]),
     "plot-missing": (["plot", "{T}/none.csv", "--x", "a", "--y", "b"],
                      ["{T}/none.csv: no such results file"]),
+    "scalesim-run-name": (["scalesim", "-c", CFG, "-t", TOPO, "-p", "{T}/ss"],
+                          ["{T}/ss/scale_32x32_ws: -p OUTDIR/<run_name> names a file"]),
     # serving and federated specs: cross-field rules name their fields, at the first one's line
     "serve-qos": (["serve", B / "serve_qos_both.yaml"],
                   [f"{B}/serve_qos_both.yaml:15: tenants.0.qos_ms, tenants.0.qos_factor:"]),
@@ -222,10 +224,12 @@ def _fill(items: list, tmp: Path) -> list[str]:
 
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
-    """A folder with a file ``afile``, folders ``adir``, ``model.onnx`` and ``adir.csv``."""
+    """A folder with a file ``afile``, folders ``adir``, ``model.onnx`` and ``adir.csv``, and
+    ``ss/scale_32x32_ws`` a file."""
     (tmp_path / "afile").write_text("x")
-    for name in ("adir", "model.onnx", "adir.csv"):
+    for name in ("adir", "model.onnx", "adir.csv", "ss"):
         (tmp_path / name).mkdir()
+    (tmp_path / "ss" / "scale_32x32_ws").write_text("x")   # where scalesim's reports go
     return tmp_path
 
 

@@ -29,7 +29,10 @@ def cmd_scalesim(args) -> int:
 
     # a .cfg is read without the pydantic models (start-up); a kind other than systolic is a
     # ConfigError raised there
-    run = run_scalesim(read_setup(args.config), args.topology, args.input_type, args.outdir)
+    setup = read_setup(args.config)
+    # the reports go to OUTDIR/<run_name>/: that folder too, before simulating
+    check_output(f"{args.outdir}/{setup.run_name}", "-p OUTDIR/<run_name>", directory=True)
+    run = run_scalesim(setup, args.topology, args.input_type, args.outdir)
     # a plain table: rich costs ~40 ms of start-up, a third of a small run
     columns = ["LayerID", "Total Cycles", "Stall Cycles", "Overall Util %",
                "Mapping Efficiency %", "Compute Util %"]
