@@ -397,6 +397,9 @@ def test_damaged_trace_file(damage: str, traces, tmp_path: Path, capsys) -> None
         path.write_text("")
     code, err = run(capsys, ["replay", path])
     assert_contract(code, err, "replay", f"{path}:")
+    if damage == "truncated":   # the last of the 5 lines is cut: the JSON error, located
+        assert f"{path}:5: not valid JSON (Unterminated string starting at column " in err
+        assert "at at" not in err
 
 
 def test_replay_on_another_kind(traces, tmp_path: Path, capsys) -> None:
