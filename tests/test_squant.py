@@ -216,6 +216,16 @@ def test_unknown_mode():
 EPS = 1e-4  # f32 rounding in the error sums
 
 
+def _non_degenerate(x: np.ndarray, h: int, axes) -> np.ndarray:
+    """Groups (summed over ``axes``) with enough flip candidates and no top-of-grid tie."""
+    e = np.round(x) - x
+    need = np.round(np.abs(e.sum(axes)))
+    down = ((e > 0) & (x > -h)).sum(axes)
+    up = ((e < 0) & (x < h - 1)).sum(axes)
+    enough = np.where(e.sum(axes) > 0, need <= down, need <= up)
+    return enough & ~(x >= h - 0.5).any(axes)
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**31), o=st.integers(1, 8), i=st.integers(1, 8),
        k=st.sampled_from([1, 2, 3, 5, 7]), bits=st.integers(2, 8),
@@ -225,26 +235,37 @@ def test_spec_section5_invariants(seed, o, i, k, bits, std):
     h = 2 ** (bits - 1)
     x = _grid_x(w, bits)[0].reshape(o, i, k * k).astype(np.float64)
     live = (w.reshape(o, -1).max(1) > w.reshape(o, -1).min(1))  # constant channels: SPEC 6.5
+    # SPEC 5's sum bounds "fail only in the degenerate cases of 6.3 and 6.4": a group that needs
+    # more flips (rne|S|) in one direction than it has candidates (elements at or beyond the
+    # grid's ends cannot flip outward), or holds a .5 tie at the top. Bound the other groups; with
+    # a C stage, only channels whose kernels and whole are all non-degenerate.
+    kernel_ok = _non_degenerate(x, h, 2) & live[:, None]
+    channel_ok = _non_degenerate(x, h, (1, 2)) & kernel_ok.all(1)
     rtn = np.clip(np.round(x), -h, h - 1)
     for mode, (k_on, c_on) in MODES.items():
         q = squant(w, bits, mode).q.reshape(o, i, k * k).astype(np.float64)
         assert q.min() >= -h and q.max() <= h - 1
-        d = (q - x)[live]
+        d = q - x
         # every element on floor(x) or ceil(x), clamped to the grid
         on_grid = (q == np.clip(np.floor(x), -h, h - 1)) | (q == np.clip(np.ceil(x), -h, h - 1))
-        assert on_grid[live].all() and np.all(np.abs(d) < 1)
+        assert on_grid[live].all() and np.all(np.abs(d[live]) < 1)
         kernel_sums = np.abs(d.sum(2))
         channel_sums = np.abs(d.sum((1, 2)))
         if not (k_on or c_on):
             assert np.array_equal(q, rtn)
         elif k_on and c_on:
-            assert np.all(channel_sums <= 0.5 + EPS)
-            assert np.all(kernel_sums <= 1 + EPS)
+            assert np.all(channel_sums[channel_ok] <= 0.5 + EPS)
+            assert np.all(kernel_sums[channel_ok] <= 1 + EPS)
         elif k_on and k > 1:
-            assert np.all(kernel_sums <= 0.5 + EPS)
+            assert np.all(kernel_sums[kernel_ok] <= 0.5 + EPS)
         elif c_on or k == 1:
-            assert np.all(channel_sums <= 0.5 + EPS) if c_on else np.array_equal(q, rtn)
+            if c_on:
+                assert np.all(channel_sums[channel_ok] <= 0.5 + EPS)
+            else:
+                assert np.array_equal(q, rtn)
         if k_on != c_on and (c_on or k > 1):  # one stage: flips == sum over groups of rne|S|
             e = np.round(x) - x
             sums = e.sum(2) if k_on else e.sum((1, 2))
-            assert (q != np.round(x))[live].sum() == np.round(np.abs(sums))[live].sum()
+            ok = kernel_ok if k_on else channel_ok
+            flips = (q != np.round(x)).sum(2) if k_on else (q != np.round(x)).sum((1, 2))
+            assert flips[ok].sum() == np.round(np.abs(sums))[ok].sum()
