@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from simulator.cli.common import make_console, parse_overrides
+from simulator.cli.common import make_console, note, parse_overrides
 
 
 def is_llm(args) -> bool:
@@ -26,13 +26,13 @@ def cmd_llm_serve(args) -> int:
         from simulator.cli.plotflags import plot_options
 
         options = plot_options(args, 120, (16.0, 4.2))
-    report = run_llm_serving(spec, progress=lambda msg: print(msg, file=sys.stderr),
+    report = run_llm_serving(spec, progress=note,
                              jobs=max(1, getattr(args, "jobs", 1) or 1))
     if args.plot:
         from simulator.scenarios.llm_serving_plot import plot_llm_serving
 
         plot_llm_serving(report, args.plot, **options)
-        print(f"wrote {args.plot}", file=sys.stderr)
+        note(f"wrote {args.plot}")
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
         return 0
