@@ -54,7 +54,6 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +61,7 @@ import numpy as np
 from simulator import api
 from simulator.errors import WorkloadError
 from simulator.files import atomic_write
+from simulator.scenarios.code_digest import code_digest
 
 #: Bump when the profiling method changes, so stale cache files are not reused.
 PROFILE_FORMAT = 1
@@ -253,18 +253,12 @@ _TIMING_MODULES = ("workloads/llm/*.py", "workloads/ops/*.py", "workloads/graph.
                    "simulator/scenarios/llm_serving_profile.py")
 
 
-@cache
-def code_digest() -> str:
-    root = Path(__file__).resolve().parents[2]
-    digest = hashlib.sha256()
-    for pattern in _TIMING_MODULES:
-        for path in sorted(root.glob(pattern)) or [root / pattern]:
-            digest.update(path.read_bytes() if path.exists() else pattern.encode())
-    return digest.hexdigest()[:16]
+def timing_digest() -> str:
+    return code_digest(tuple(_TIMING_MODULES))
 
 
 def cache_path(cache_dir: Path, model: ServedModel, config, grid: tuple) -> Path:
-    key = json.dumps({"format": PROFILE_FORMAT, "code": code_digest(), "model": model.base,
+    key = json.dumps({"format": PROFILE_FORMAT, "code": timing_digest(), "model": model.base,
                       "layers": model.layers, "config": config.model_dump(mode="json"),
                       "grid": [list(g) for g in grid]}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]

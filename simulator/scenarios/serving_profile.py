@@ -22,7 +22,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from simulator import api
 from simulator.config.npu import NpuConfig
 from simulator.passes.fusion_search import fusion_units
 from simulator.report.export import atomic_write
+from simulator.scenarios.code_digest import code_digest
 from simulator.scenarios.serving_spec import VersionSpec
 from workloads.graph import Graph
 
@@ -130,14 +130,8 @@ _TIMING_MODULES = ("simulator/lower/npu.py", "simulator/lower/implicit_conv.py",
                    "workloads/onnx_frontend.py", "workloads/onnx_zoo.py")
 
 
-@cache
 def _code_digest() -> str:
-    root = Path(__file__).resolve().parents[2]
-    digest = hashlib.sha256()
-    for pattern in _TIMING_MODULES:
-        for path in sorted(root.glob(pattern)) or [root / pattern]:
-            digest.update(path.read_bytes() if path.exists() else pattern.encode())
-    return digest.hexdigest()[:16]
+    return code_digest(tuple(_TIMING_MODULES))
 
 
 def cache_path(cache_dir: Path, workload: str, config: NpuConfig,
