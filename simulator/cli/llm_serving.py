@@ -22,12 +22,11 @@ def cmd_llm_serve(args) -> int:
     from simulator.scenarios.llm_serving_spec import load_llm_serving_spec
 
     spec = load_llm_serving_spec(args.spec, parse_overrides(args.overrides))
-    if args.plot:      # a bad --size/--dpi is refused before minutes of simulation
-        from simulator.cli.plotflags import plot_options
+    from simulator.cli.plotflags import plot_options
 
-        options = plot_options(args, 120, (16.0, 4.2))
-    report = run_llm_serving(spec, progress=note,
-                             jobs=max(1, getattr(args, "jobs", 1) or 1))
+    # a bad --size/--dpi is refused before minutes of simulation (serve checked --jobs >= 1)
+    options = plot_options(args, 120, (16.0, 4.2)) if args.plot else {}
+    report = run_llm_serving(spec, progress=note, jobs=args.jobs)
     if args.plot:
         from simulator.scenarios.llm_serving_plot import plot_llm_serving
 

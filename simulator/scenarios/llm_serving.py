@@ -39,7 +39,7 @@ from simulator.scenarios.llm_serving_sim import (
     simulate_llm_serving,
 )
 from simulator.scenarios.llm_serving_spec import LlmServingSpec, PolicySpec
-from simulator.scenarios.serving import max_load
+from simulator.scenarios.serving import search_load
 from simulator.scenarios.serving_profile import default_cache_dir
 
 
@@ -294,24 +294,13 @@ def study_policy(setup: Setup, policy: PolicySpec) -> PolicyReport:
             cache[rate] = run_point(setup, policy, rate, cost)[0]
         return cache[rate]
 
-    loads = {name: at(rate) for name, rate in spec.loads.items()}
-    rates = sorted(set(spec.sweep))
-    held, bound = max_load([at(r) for r in rates], spec.slo_attainment)
-    if bound == "=" and held is not None:
-        low, high = held, min(r for r in rates if r > held)
-        for _ in range(spec.max_load_refine):
-            mid = (low + high) / 2
-            rates.append(mid)
-            if at(mid).satisfaction >= spec.slo_attainment:
-                low = mid
-            else:
-                high = mid
-        held = low
+    loads, points, held, bound = search_load(at, spec.loads, spec.sweep, spec.slo_attainment,
+                                             spec.max_load_refine)
     slots = spec.max_batch(policy)
     if policy.batching == "static":
         kv = KvCache(setup.kv.blocks, setup.kv.block_tokens)
         slots = min(slots, kv.total // kv.blocks_for(spec.max_model_len))
-    return PolicyReport(policy, slots, loads, [at(r) for r in sorted(set(rates))], held, bound)
+    return PolicyReport(policy, slots, loads, points, held, bound)
 
 
 def _policy_args(args: tuple) -> PolicyReport:

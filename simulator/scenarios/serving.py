@@ -13,8 +13,10 @@ rate, and over a sweep of rates the highest load still held at the QoS satisfact
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -168,6 +170,27 @@ def max_load(points: list[LoadPoint], target: float) -> tuple[float | None, str]
     return held, ">="
 
 
+def search_load(at: Callable[[float], Any], loads: dict[str, float], sweep: list[float],
+                target: float, refine: int) -> tuple[dict[str, Any], list[Any], float | None, str]:
+    """The named ``loads`` and every ``sweep`` rate through ``at`` (a rate -> load point
+    function that caches), then ``refine`` bisection steps between the last swept rate held and
+    the first missed: (points by load name, points by rate, max load held, its bound)."""
+    named = {name: at(rate) for name, rate in loads.items()}
+    rates = sorted(set(sweep))
+    held, bound = max_load([at(r) for r in rates], target)
+    if bound == "=" and held is not None:
+        low, high = held, min(r for r in rates if r > held)
+        for _ in range(refine):
+            mid = (low + high) / 2
+            rates.append(mid)
+            if at(mid).satisfaction >= target:
+                low = mid
+            else:
+                high = mid
+        held = low
+    return named, [at(r) for r in sorted(set(rates))], held, bound
+
+
 def study_policy(spec: ServingSpec, config: NpuConfig, tenants: list[Tenant],
                  policy: PolicySpec, unit: tuple[np.ndarray, np.ndarray]) -> PolicyReport:
     """One policy at every load and sweep rate (a rate in both is simulated once), then
@@ -179,20 +202,9 @@ def study_policy(spec: ServingSpec, config: NpuConfig, tenants: list[Tenant],
             cache[rate] = run_point(spec, config, tenants, policy, rate, unit)
         return cache[rate]
 
-    loads = {name: at(rate) for name, rate in spec.loads.items()}
-    rates = sorted(set(spec.sweep))
-    held, bound = max_load([at(r) for r in rates], spec.qos_satisfaction)
-    if bound == "=" and held is not None:
-        low, high = held, min(r for r in rates if r > held)
-        for _ in range(spec.max_load_refine):
-            mid = (low + high) / 2
-            rates.append(mid)
-            if at(mid).satisfaction >= spec.qos_satisfaction:
-                low = mid
-            else:
-                high = mid
-        held = low
-    return PolicyReport(policy, loads, [at(r) for r in sorted(rates)], held, bound)
+    loads, points, held, bound = search_load(at, spec.loads, spec.sweep, spec.qos_satisfaction,
+                                             spec.max_load_refine)
+    return PolicyReport(policy, loads, points, held, bound)
 
 
 def _policy_args(args: tuple) -> PolicyReport:
