@@ -12,8 +12,9 @@ import argparse
 import sys
 import time
 
+from bench_engine import bench_config
+
 from simulator import api
-from simulator.api import config_from_dict
 
 TARGET = 1_000_000
 
@@ -23,12 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workload", default="resnet18")
     args = parser.parse_args(argv)
-    cfg = config_from_dict({
-        "kind": "systolic", "name": "bench-8x8",
-        "array": {"rows": 8, "cols": 8, "dataflow": "os"},
-        "sram": {"ifmap_kb": 4, "filter_kb": 4, "ofmap_kb": 4},
-        "dram": {"bandwidth": 16, "latency": 50},
-    })
+    cfg = bench_config()
     graph = api.prepare(cfg, args.workload)
     best = float("inf")
     for _ in range(args.repeat):
