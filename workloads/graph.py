@@ -38,6 +38,41 @@ class Tensor:
     def numel(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def has_values(self) -> bool:
+        """The tensor carries values (a weight or constant), without computing lazy ones."""
+        return self.values is not None
+
+
+class LazyTensor(Tensor):
+    """A :class:`Tensor` whose ``values`` are produced on first read by ``load(name)`` (the
+    ONNX zoo's seeded weights: a timing run never reads them, so never pays for them). It is a
+    Tensor in every other way; assigning ``values`` replaces the loader."""
+
+    _values: np.ndarray | None = None
+    _load: Any = None
+
+    @classmethod
+    def deferred(cls, name: str, shape: tuple[int, ...], load: Any, bits: int | None = None,
+                 density: float = 1.0, dtype: str = "float32") -> LazyTensor:
+        tensor = cls(name, shape, bits, None, density, dtype)
+        tensor._load = load
+        return tensor
+
+    @property  # type: ignore[override]
+    def values(self) -> np.ndarray | None:
+        if self._load is not None:
+            self._values, self._load = self._load(self.name), None
+        return self._values
+
+    @values.setter
+    def values(self, value: np.ndarray | None) -> None:
+        self._values, self._load = value, None
+
+    @property
+    def has_values(self) -> bool:
+        return self._load is not None or self._values is not None
+
 
 @dataclass
 class Op:
@@ -85,9 +120,7 @@ class Graph:
     def validate(self) -> None:
         """Check names are unique, every tensor exists and ops are in topological order."""
         seen_ops: set[str] = set()
-        available = set(self.inputs) | {
-            t.name for t in self.tensors.values() if t.values is not None
-        }
+        available = set(self.inputs) | {t.name for t in self.tensors.values() if t.has_values}
         produced = self.producers()
         for op in self.ops:
             if op.name in seen_ops:

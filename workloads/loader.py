@@ -28,15 +28,18 @@ def load_workload(spec: str, input_shapes: Shapes | None = None,
     - ``FILE.csv`` reads SCALE-Sim conv or GEMM rows by their width (``FILE.csv:gemm``/``:conv``
       forces it).
     """
-    return load_workload_and_model(spec, input_shapes, input_values=input_values)[0]
+    return load_workload_and_model(spec, input_shapes, input_values=input_values, model=False)[0]
 
 
 def load_workload_and_model(spec: str, input_shapes: Shapes | None = None, *,
-                            input_values: dict[str, Any] | None = None
+                            input_values: dict[str, Any] | None = None, model: bool = True
                             ) -> tuple[Graph, Any | None]:
     """The Graph and, for ONNX workloads (a file or the ONNX zoo), the ``onnx.ModelProto`` it was
     imported from (the reference a functional check runs in onnxruntime); ``None`` otherwise.
-    ``input_values`` pins ONNX inputs to values (``--input-value``)."""
+    ``input_values`` pins ONNX inputs to values (``--input-value``). With ``model=False`` the
+    ModelProto is not wanted (None is returned in its place): an ONNX zoo model with its default
+    parameters then comes from its snapshot (workloads.zoo_snapshot), the same graph without
+    onnx."""
     kind, _, rest = spec.partition(":")
     if kind == "llm":  # decoder-only LLM inference steps (workloads/llm, docs/llm.md)
         from workloads.llm import load_llm
@@ -44,25 +47,31 @@ def load_workload_and_model(spec: str, input_shapes: Shapes | None = None, *,
         return load_llm(spec), None
     zoo_name = (rest if kind == "zoo" else spec).partition("?")[0]
     if zoo_name in ONNX_ZOO:
+        if not model and not input_shapes and not input_values and "?" not in spec:
+            from workloads.zoo_snapshot import load_snapshot
+
+            graph = load_snapshot(spec)
+            if graph is not None:
+                return graph, None
         from workloads.onnx_frontend import load_onnx
         from workloads.onnx_zoo import onnx_zoo_model
 
-        model = onnx_zoo_model(spec)
-        return load_onnx(model, input_shapes, name=spec.removeprefix("zoo:"),
-                         input_values=input_values), model
+        proto = onnx_zoo_model(spec)
+        return load_onnx(proto, input_shapes, name=spec.removeprefix("zoo:"),
+                         input_values=input_values), proto
     if spec in PACKAGED:
         from workloads.onnx_frontend import load_onnx, read_model
         from workloads.onnx_packaged import packaged_model_path
 
-        model, _ = read_model(str(packaged_model_path(spec)))
-        return load_onnx(model, input_shapes, name=spec, where=spec,
-                         input_values=input_values), model
+        proto, _ = read_model(str(packaged_model_path(spec)))
+        return load_onnx(proto, input_shapes, name=spec, where=spec,
+                         input_values=input_values), proto
     if Path(spec).suffix.lower() == ".onnx":
         from workloads.onnx_frontend import load_onnx, read_model
 
-        model, _ = read_model(spec)
-        return load_onnx(model, input_shapes, name=Path(spec).stem, where=spec,
-                         input_values=input_values), model
+        proto, _ = read_model(spec)
+        return load_onnx(proto, input_shapes, name=Path(spec).stem, where=spec,
+                         input_values=input_values), proto
     if input_shapes or input_values:
         raise WorkloadError("--input-shape and --input-value apply to ONNX models only "
                             "(FILE.onnx or an ONNX zoo model: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,11 @@ from workloads.graph import Graph
 OPSET = 20  # LayerNormalization (17) and Gelu (20) are single operators here
 
 
+#: While set (by :func:`zoo_constants`), builders only record their constants' values, as
+#: numpy arrays by name, and build no ONNX (so onnx is not imported).
+_RECORDING: ContextVar[dict[str, np.ndarray] | None] = ContextVar("_RECORDING", default=None)
+
+
 class Builder:
     """Accumulates nodes and seeded initializers; each ``op`` call returns its output name."""
 
@@ -28,6 +34,7 @@ class Builder:
         self.rng = np.random.default_rng(seed)
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
+        self.recorded = _RECORDING.get()
 
     def weight(self, name: str, shape: tuple[int, ...], scale: float | None = None) -> str:
         """He-style scaled normal weights (fan-in = all dims but the first)."""
@@ -36,6 +43,8 @@ class Builder:
         return self.const(name, self.rng.standard_normal(shape, dtype=np.float32) * scale)
 
     def const(self, name: str, value: np.ndarray) -> str:
+        if self.recorded is not None:
+            return self._record(name, value)
         from onnx import numpy_helper
 
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
@@ -43,6 +52,8 @@ class Builder:
 
     def constant_node(self, name: str, value: np.ndarray) -> str:
         """A Constant node rather than an initializer (as many exporters emit)."""
+        if self.recorded is not None:
+            return self._record(name, value)
         from onnx import helper, numpy_helper
 
         self.nodes.append(helper.make_node("Constant", [], [name], name=name,
@@ -51,13 +62,24 @@ class Builder:
 
     def op(self, op_type: str, inputs: list[str], name: str, outputs: int = 1,
            **attrs: Any) -> Any:
-        from onnx import helper
-
         outs = [name] if outputs == 1 else [f"{name}:{i}" for i in range(outputs)]
-        self.nodes.append(helper.make_node(op_type, inputs, outs, name=name, **attrs))
+        if self.recorded is None:
+            from onnx import helper
+
+            self.nodes.append(helper.make_node(op_type, inputs, outs, name=name, **attrs))
         return outs[0] if outputs == 1 else outs
 
+    def _record(self, name: str, value: np.ndarray) -> str:
+        """The array the ONNX import of this constant holds: same dtype, shape and values,
+        read-only (as ``numpy_helper.to_array`` returns it)."""
+        array = np.array(value)   # a copy (numpy_helper stores the bytes)
+        array.flags.writeable = False
+        self.recorded[name] = array
+        return name
+
     def model(self, inputs: dict[str, tuple[int, ...]], outputs: list[str]) -> Any:
+        if self.recorded is not None:
+            return None
         from onnx import TensorProto, helper
 
         graph = helper.make_graph(
@@ -313,6 +335,19 @@ def onnx_zoo_model(spec: str) -> Any:
     """The ``onnx.ModelProto`` of a zoo spec (the same model ``load_onnx_zoo`` imports)."""
     name, params = parse_spec(spec)
     return ONNX_ZOO[name](**params)
+
+
+def zoo_constants(name: str) -> dict[str, np.ndarray]:
+    """Every initializer and Constant value of zoo model ``name`` (default parameters) as the
+    ONNX import of :func:`onnx_zoo_model` holds it, by name, computed without onnx: the same
+    builder code and seeds, recording values instead of building a ModelProto."""
+    recorded: dict[str, np.ndarray] = {}
+    token = _RECORDING.set(recorded)
+    try:
+        ONNX_ZOO[name]()
+    finally:
+        _RECORDING.reset(token)
+    return recorded
 
 
 def load_onnx_zoo(spec: str) -> Graph:

@@ -114,15 +114,16 @@ def parse_input_values(items: list[str] | None) -> dict | None:
     return parse_input_values(items)
 
 
-def load_inputs(args, spec: str | None = None):
+def load_inputs(args, spec: str | None = None, model: bool = True):
     """The workload ``spec`` (default ``args.workload``) as a Graph with the command's
-    ``--input-shape``/``--input-value`` pins, and its ONNX model (None for other workloads)."""
+    ``--input-shape``/``--input-value`` pins, and its ONNX model (None for other workloads, or
+    when ``model`` is False: then an ONNX zoo model needs no onnx, see workloads.loader)."""
     from workloads.loader import load_workload_and_model
 
     return load_workload_and_model(spec or args.workload,
                                    parse_input_shapes(getattr(args, "input_shapes", None)),
                                    input_values=parse_input_values(
-                                       getattr(args, "input_values", None)))
+                                       getattr(args, "input_values", None)), model=model)
 
 
 def print_warnings(caught) -> None:

@@ -101,7 +101,7 @@ def cmd_run(args) -> int:
     if not args.rtol >= 0 or args.rtol == float("inf"):   # NaN fails the first test
         raise ArchsimError(f"--rtol must be a finite number >= 0, got {args.rtol}")
     config = api.load_config(args.config, parse_overrides(args.overrides))
-    graph, model = load_inputs(args)
+    graph, model = load_inputs(args, model=args.functional)   # the ONNX model: --functional
     lowered, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload
     with Progress(f"simulating {len(trace.instructions):,} instructions") as progress:
@@ -178,7 +178,7 @@ def cmd_lower(args) -> int:
 
     check_output(args.output, "-o")
     config = api.load_config(args.config, parse_overrides(args.overrides))
-    graph, _ = load_inputs(args)
+    graph, _ = load_inputs(args, model=False)
     _, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload
     write_trace(trace, args.output)

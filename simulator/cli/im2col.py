@@ -36,7 +36,7 @@ def cmd_im2col(args) -> int:
     from simulator.scenarios.im2col_study import compare_im2col
 
     config = load_config(args.config, parse_overrides(args.overrides))
-    graph, _ = load_inputs(args)
+    graph, _ = load_inputs(args, model=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PassWarning)
         study = compare_im2col(config, graph)
