@@ -160,11 +160,33 @@ def pass_specs(args) -> list[str]:
     return [*density, *(getattr(args, "passes", None) or [])]
 
 
+#: the width of rich's console when stdout is a pipe or a file
+PIPE_WIDTH = 160
+
+
 def make_console():
     """A rich console; wide when writing to a pipe or file, so tables are not cut at 80 columns."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+
+def print_report(table, lines: list[str]) -> None:
+    """A rich table and lines of text, as ``make_console().print`` prints them (the lines with
+    ``highlight=False``); written directly when rich's output is plain text (not a terminal, a
+    plain table: simulator.cli.plaintext), which saves rendering a row at a time."""
+    from simulator.cli import plaintext
+
+    if plaintext.plain_console():
+        texts = [plaintext.table(table, PIPE_WIDTH),
+                 *(plaintext.line(text, PIPE_WIDTH) for text in lines)]
+        if all(text is not None for text in texts):
+            sys.stdout.write("".join(texts))
+            return
+    console = make_console()
+    console.print(table)
+    for text in lines:
+        console.print(text, highlight=False)
 
 
 def present(result, args, trace=None) -> None:
@@ -175,10 +197,7 @@ def present(result, args, trace=None) -> None:
     else:
         from simulator.report.table import layer_table, totals_lines
 
-        console = make_console()
-        console.print(layer_table(result))
-        for line in totals_lines(result):
-            console.print(line, highlight=False)
+        print_report(layer_table(result), totals_lines(result))
     written: list[Path] = []
     if args.out:
         written += write_outputs(result, args.out, COMMAND)
