@@ -16,6 +16,7 @@ from simulator.engine import Channel, Engine
 from simulator.engine.core import TaskArrays
 
 RUN_COLUMNS = Engine.run_columns
+RUN_ARRAYS = Engine.run_arrays
 LINKS = [Channel("dram", 8, latency=5), Channel("noc", 3.0, latency=0),
          Channel("l2", 2.5, latency=2)]
 
@@ -35,7 +36,7 @@ def _same(columns, links=LINKS):
     arrays = TaskArrays.of(units, cycles, channels, nbytes, deps, latency,
                            [c.name for c in links])
     for compiled in (True, False):
-        got = Engine(links).run_arrays(arrays, compiled=compiled)
+        got = RUN_ARRAYS(Engine(links), arrays, compiled=compiled)
         assert got.start.tolist() == ref.start and got.end.tolist() == ref.end
         assert (got.total_cycles, got.unit_busy, got.unit_stall, got.channel_bytes,
                 got.channel_busy) == (ref.total_cycles, ref.unit_busy, ref.unit_stall,
@@ -93,7 +94,13 @@ def test_real_traces_schedule_exactly_as_simpy(config, workload, monkeypatch):
         return RUN_COLUMNS(self, units, cycles, channels, nbytes, deps, progress,
                         latency=latency, groups=groups)
 
+    def checked_arrays(self, tasks, progress=None, compiled=None):
+        runs.append(1)
+        _same(tasks.lists(), list(self.channels.values()))
+        return RUN_ARRAYS(self, tasks, progress, compiled)
+
     monkeypatch.setattr(Engine, "run_columns", checked)
+    monkeypatch.setattr(Engine, "run_arrays", checked_arrays)
     api.simulate(trace, cfg)
     assert runs
 

@@ -55,6 +55,7 @@ def _corrupt(trace, pick, change):
     bad = copy.deepcopy(trace)
     ins = next(i for i in bad.instructions if pick(i))
     change(ins.dims)
+    bad.instructions[ins.id] = ins   # a columnar trace's instructions are copies: put it back
     return bad
 
 

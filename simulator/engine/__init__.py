@@ -7,11 +7,11 @@ SimPy (the ready window's and the processes' clock) is imported on first use of 
 
 from typing import Any
 
-from simulator.engine.core import Engine
+from simulator.engine.core import Engine, TaskArrays
 from simulator.engine.tasks import Channel, Dispatch, EngineStats, InOrder, ReadyWindow, Task
 
 __all__ = ["Channel", "Dispatch", "Engine", "EngineStats", "Event", "InOrder", "ReadyWindow",
-           "Simulation", "Task", "WaitingLine"]
+           "Simulation", "Task", "TaskArrays", "WaitingLine"]
 
 
 def __getattr__(name: str) -> Any:

@@ -97,8 +97,9 @@ class Engine:
         bad_channel = np.flatnonzero(~known[tasks.channel])
         owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(tasks.dep_ptr))
         bad_dep = np.flatnonzero((tasks.dep_idx < 0) | (tasks.dep_idx >= owner))
+        owner = owner[bad_dep[:1]]   # only the first bad one is reported: free the rest
         if bad_dep.size and (not bad_channel.size or owner[bad_dep[0]] <= bad_channel[0]):
-            raise forward_dependency(int(owner[bad_dep[0]]), int(tasks.dep_idx[bad_dep[0]]))
+            raise forward_dependency(int(owner[0]), int(tasks.dep_idx[bad_dep[0]]))
         if bad_channel.size:
             first = int(bad_channel[0])
             raise unknown_channel(first, names[tasks.channel[first]], self.channels)
@@ -121,13 +122,19 @@ class Engine:
         first = np.full(len(tasks.unit_names), n, dtype=np.int64)
         np.minimum.at(first, tasks.unit, np.arange(n, dtype=np.int64))
         units = present[np.argsort(first[present], kind="stable")]
+        del first
         qptr = np.concatenate([[0], np.cumsum(counts[units])]).astype(np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)])
         qtask = np.concatenate([order[starts[u]:starts[u + 1]] for u in units]) \
             if units.size else np.zeros(0, np.int64)
+        del order
+        # no copies of arrays that already are int64: a 10M-task run must fit in 2 GB
         start, end, busy, stall, ch_busy, count = kernel(
-            qptr, qtask.astype(np.int64), occ, tasks.channel.astype(np.int64), tail,
-            tasks.dep_ptr.astype(np.int64), tasks.dep_idx.astype(np.int64), len(links))
+            qptr, qtask.astype(np.int64, copy=False), occ,
+            tasks.channel.astype(np.int64, copy=False), tail,
+            tasks.dep_ptr.astype(np.int64, copy=False),
+            tasks.dep_idx.astype(np.int64, copy=False), len(links))
+        del qtask, tail
         if progress is not None:
             progress(int(count), n)
         if count < n:

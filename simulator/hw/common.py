@@ -10,7 +10,7 @@ from simulator.config.base import EnergyTable
 from simulator.engine import EngineStats
 from simulator.hw.energy import event_energies
 from simulator.result import BYTE_KEYS, LayerResult, Result, TimelineEvent, UnitResult
-from simulator.trace import Trace
+from simulator.trace import InstructionTable, Trace
 
 
 def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int], vector_ops: int = 0,
@@ -61,6 +61,51 @@ def _layer_spans(trace: Trace, stats: EngineStats, order: list[str]
     return first, last, layer_bytes
 
 
+def _table_spans(table: InstructionTable, stats: EngineStats, order: list[str]
+                 ) -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]]]:
+    """:func:`_layer_spans` on a columnar trace: the same figures, reduced a run of one layer
+    at a time by numpy (exact integer sums)."""
+    import numpy as np
+
+    layer = table.column("layer")
+    names = table.layers.names
+    start = np.asarray(stats.start, dtype=np.int64)
+    end = np.asarray(stats.end, dtype=np.int64)
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    layer_bytes = {name: dict.fromkeys(BYTE_KEYS, 0) for name in order}
+    if not layer.size:
+        return first, last, layer_bytes
+    runs = np.concatenate([[0], np.flatnonzero(np.diff(layer)) + 1])
+    run_first = np.minimum.reduceat(start, runs).tolist()
+    run_last = np.maximum.reduceat(end, runs).tolist()
+    run_bytes = {key: np.add.reduceat(table.nbytes(key), runs).tolist() for key in BYTE_KEYS}
+    for r, code in enumerate(layer[runs].tolist()):
+        tag = names[code]
+        if tag not in layer_bytes:
+            order.append(tag)
+            layer_bytes[tag] = dict.fromkeys(BYTE_KEYS, 0)
+        s, e = run_first[r], run_last[r]
+        if tag in first:
+            s, e = min(first[tag], s), max(last[tag], e)
+        first[tag], last[tag] = s, e
+        lb = layer_bytes[tag]
+        for key in BYTE_KEYS:
+            lb[key] += run_bytes[key][r]
+    return first, last, layer_bytes
+
+
+def _table_events(table: InstructionTable, stats: EngineStats) -> list[TimelineEvent]:
+    units, ops, layers = table.units.names, table.ops.names, table.layers.names
+    dram = (table.nbytes("dram_read") + table.nbytes("dram_write")).tolist()
+    start = stats.start if isinstance(stats.start, list) else stats.start.tolist()
+    end = stats.end if isinstance(stats.end, list) else stats.end.tolist()
+    return [TimelineEvent(units[u], start[i], end[i], i, ops[o], layers[la], dram[i])
+            for i, (u, o, la) in enumerate(zip(table.column("unit").tolist(),
+                                               table.column("op").tolist(),
+                                               table.column("layer").tolist(), strict=True))]
+
+
 def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_ghz: float,
                  pe_count: int, energy: EnergyTable, timeline: bool,
                  hardware: Any = None) -> Result:
@@ -70,7 +115,9 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
     per_event = event_energies(energy, hardware)
     order = [layer.name for layer in trace.layers]
     info = {layer.name: layer for layer in trace.layers}
-    first, last, layer_bytes = _layer_spans(trace, stats, order)
+    columnar = isinstance(trace.instructions, InstructionTable)
+    first, last, layer_bytes = (_table_spans if columnar else _layer_spans)(
+        trace.instructions if columnar else trace, stats, order)
     layers: list[LayerResult] = []
     prev_end = 0
     for name in order:
@@ -95,7 +142,9 @@ def build_result(trace: Trace, stats: EngineStats, *, config_name: str, clock_gh
     units = [UnitResult(u, stats.unit_busy[u], stats.unit_stall[u],
                         stats.unit_busy[u] / total if total else 0.0) for u in stats.unit_busy]
     events = None
-    if timeline:
+    if timeline and columnar:
+        events = _table_events(trace.instructions, stats)
+    elif timeline:
         events = [TimelineEvent(ins.unit, stats.start[ins.id], stats.end[ins.id], ins.id, ins.op,
                                 ins.layer, ins.bytes.get("dram_read", 0) +
                                 ins.bytes.get("dram_write", 0))

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import math
-
 from simulator.config.systolic import SystolicConfig
-from simulator.engine import Channel, Engine
+from simulator.engine import Channel, Engine, TaskArrays
 from simulator.errors import TraceError
 from simulator.hw import fold
 from simulator.hw.common import build_result
-from simulator.hw.vector import vector_cycles
 from simulator.result import Result
-from simulator.trace import Trace
+from simulator.trace import InstructionTable, Trace
 
 DRAM = "dram"
 #: the unit each op runs on
@@ -33,54 +30,79 @@ def fold_cycles(config: SystolicConfig, t: int) -> int:
     return fold.fold_cycles(t, array.rows, array.cols, array.dataflow)
 
 
-def to_columns(trace: Trace, config: SystolicConfig) -> tuple[list, list, list, list, list]:
-    """The engine's task columns (unit, cycles, channel, bytes, deps), one row per instruction."""
-    head, tail = fold_overheads(config)
-    rows, cols = config.array.rows, config.array.cols
-    k_streamed = config.array.dataflow == "os"  # else K sits on the rows
-    lanes, pipeline = config.vector.lanes, config.vector.pipeline
-    n = len(trace.instructions)
-    units: list[str] = [""] * n
-    cycles = [0] * n
-    channels: list[str | None] = [None] * n
-    nbytes = [0] * n
-    deps: list = [()] * n
-    for ins in trace.instructions:
-        i = ins.id
-        if UNITS.get(ins.op) != ins.unit:
-            raise TraceError(f"{ins.op} on unit {ins.unit!r} is not executed by the systolic "
-                             f"target; it runs {UNITS_TEXT}", where=f"instruction {i}")
-        units[i] = ins.unit
-        deps[i] = ins.deps
-        op = ins.op
-        if op == "GEMM":
-            d = ins.dims
-            pack = d.get("pack", 1)  # K elements per PE per cycle (narrow weights)
-            if (d["rows"] if k_streamed else math.ceil(d["rows"] / pack)) > rows or \
-                    d["cols"] > cols:
-                raise TraceError(
-                    f"GEMM fold uses {d['rows']}x{d['cols']} PEs but the config's array is "
-                    f"{rows}x{cols}; lower the workload again for this array",
-                    where=f"instruction {i}")
-            t = math.ceil(d["t"] / pack) if k_streamed else d["t"]
-            cycles[i] = t + (head if d.get("first", 1) else 0) + \
-                (tail if d.get("last", 1) else 0)
-        elif op == "VEC":
-            cycles[i] = vector_cycles(ins.dims["work"], lanes, pipeline)
-        elif op in ("LOAD", "STORE", "IM2COL"):
-            b = ins.bytes
-            channels[i] = DRAM
-            nbytes[i] = b.get("dram_read", 0) + b.get("dram_write", 0)
-        else:
-            raise TraceError(f"op {op} is not executed by the systolic target; it runs LOAD, "
-                             "STORE, GEMM, IM2COL, VEC", where=f"instruction {i}")
-    return units, cycles, channels, nbytes, deps
+def task_arrays(trace: Trace, config: SystolicConfig) -> TaskArrays:
+    """The engine's tasks, one per instruction, computed column by column from the trace's
+    :class:`~simulator.trace.InstructionTable` (a list of instructions is converted first)."""
+    import numpy as np
+
+    try:
+        table = InstructionTable.of(trace.instructions)
+    except ValueError as err:
+        raise TraceError(str(err)) from None
+    n = len(table)
+    op = table.column("op")
+    unit = table.column("unit")
+    op_names, unit_names = table.ops.names, table.units.names
+    # each (op, unit) pair present must be one this target runs
+    pairs = np.unique(op * max(1, len(unit_names)) + unit)
+    bad = [int(p) for p in pairs.tolist()
+           if UNITS.get(op_names[p // max(1, len(unit_names))]) !=
+           unit_names[p % max(1, len(unit_names))]]
+    first_bad = n
+    if bad:
+        first_bad = int(np.flatnonzero(np.isin(op * max(1, len(unit_names)) + unit, bad))[0])
+    code = {name: op_names.index(name) if name in op_names else -1 for name in UNITS}
+    gemm = op == code["GEMM"]
+    vec = op == code["VEC"]
+    cycles = np.zeros(n, dtype=np.int64)
+    problem: tuple[int, str] | None = None
+    if gemm.any():
+        head, tail = fold_overheads(config)
+        array = config.array
+        dims = {key: table.dim(key) for key in ("rows", "cols", "t")}
+        for key, values in dims.items():   # a damaged trace: the first GEMM lacking one
+            lacking = np.flatnonzero(gemm & (values < 0))
+            if lacking.size and (problem is None or lacking[0] < problem[0]):
+                problem = (int(lacking[0]), f"GEMM lacks dims.{key}, which the systolic target "
+                                            "times it with")
+        pack = np.maximum(table.dim("pack", 1), 1)
+        k_streamed = array.dataflow == "os"   # else K sits on the rows
+        rows = dims["rows"] if k_streamed else -(-dims["rows"] // pack)
+        oversized = np.flatnonzero(gemm & ((rows > array.rows) | (dims["cols"] > array.cols)))
+        if oversized.size and (problem is None or oversized[0] < problem[0]):
+            i = int(oversized[0])
+            problem = (i, f"GEMM fold uses {int(dims['rows'][i])}x{int(dims['cols'][i])} PEs "
+                          f"but the config's array is {array.rows}x{array.cols}; lower the "
+                          "workload again for this array")
+        t = -(-dims["t"] // pack) if k_streamed else dims["t"]
+        fold = t + head * (table.dim("first", 1) != 0) + tail * (table.dim("last", 1) != 0)
+        cycles[gemm] = fold[gemm]
+    if vec.any():
+        work = table.dim("work")
+        lacking = np.flatnonzero(vec & (work < 0))
+        if lacking.size and (problem is None or lacking[0] < problem[0]):
+            problem = (int(lacking[0]), "VEC lacks dims.work, which the systolic target times "
+                                        "it with")
+        lanes, pipeline = config.vector.lanes, config.vector.pipeline
+        cycles[vec] = np.where(work > 0, -(-work // lanes) + pipeline, 0)[vec]
+    if first_bad < n and (problem is None or first_bad <= problem[0]):
+        ins = table[first_bad]
+        raise TraceError(f"{ins.op} on unit {ins.unit!r} is not executed by the systolic "
+                         f"target; it runs {UNITS_TEXT}", where=f"instruction {first_bad}")
+    if problem is not None:
+        raise TraceError(problem[1], where=f"instruction {problem[0]}")
+    transfer = np.isin(op, [code[name] for name in ("LOAD", "STORE", "IM2COL")])
+    channel = np.where(transfer, 0, -1).astype(np.int64)
+    nbytes = np.where(transfer, table.nbytes("dram_read") + table.nbytes("dram_write"), 0)
+    dep_ptr, dep_idx = table.deps_csr()
+    return TaskArrays(unit, list(unit_names), cycles, channel, [DRAM], nbytes, dep_ptr,
+                      dep_idx)
 
 
 def simulate_systolic(trace: Trace, config: SystolicConfig, timeline: bool = False,
                       progress=None) -> Result:
     engine = Engine([Channel(DRAM, config.dram.bandwidth, config.dram.latency)])
-    stats = engine.run_columns(*to_columns(trace, config), progress=progress)
+    stats = engine.run_arrays(task_arrays(trace, config), progress=progress)
     return build_result(trace, stats, config_name=config.name, clock_ghz=config.clock_ghz,
                         pe_count=config.array.rows * config.array.cols, energy=config.energy,
                         timeline=timeline, hardware=config)

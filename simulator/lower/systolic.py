@@ -36,6 +36,13 @@ from workloads.ops import (
     needs_im2col,
 )
 
+#: a GEMM fold chunk's dims (then "pack" on precision-scalable PEs), and the byte keys of the
+#: instructions the fold loop emits: the order their values are given in
+GEMM_DIMS = ("rows", "cols", "t", "first", "last", "group", "m0", "n0", "k0", "dm", "dn", "dk")
+GEMM_BYTES = ("sram_read", "sram_write")
+LOAD_BYTES = ("dram_read", "sram_write")
+STORE_BYTES = ("sram_read", "dram_write")
+
 
 @dataclass
 class _Tile:
@@ -92,7 +99,7 @@ class SystolicLowering:
         self.ifmap = _Sram(int(config.sram.ifmap_kb * kib))
         self.filter = _Sram(int(config.sram.filter_kb * kib))
         self.ofmap = _Sram(int(config.sram.ofmap_kb * kib))
-        self.out = TraceBuilder()
+        self.out = TraceBuilder(columnar=True)
         self.last_write: dict[str, int] = {}   # tensor -> last instruction writing it to DRAM
 
     def _fetch(self, sram: _Sram, key: tuple, nbytes: int, layer: str, tensor: str) -> _Tile:
@@ -101,9 +108,8 @@ class SystolicLowering:
         if tile is not None:
             return tile
         tile, waits = sram.allocate(key, nbytes)
-        tile.release = self.out.emit(
-            "LOAD", "dma_load", layer, {},
-            {"dram_read": nbytes, "sram_write": nbytes},
+        tile.release = self.out.emit_keyed(
+            "LOAD", "dma_load", layer, (), (), LOAD_BYTES, (nbytes, nbytes),
             [*waits, self.last_write.get(tensor)], tensor)
         return tile
 
@@ -194,7 +200,8 @@ class SystolicLowering:
                 return [((a_src, group, o["m0"], o["k0"]), o["dm"] * o["dk"] * g.a_bytes)]
         # ws/is: partial sums of a column fold stay on chip across K folds when they all fit.
         psum_on_chip = df == "os" or t * C * g.c_bytes <= self.ofmap.half
-        emit = self.out.emit
+        emit = self.out.emit_keyed
+        dim_keys = GEMM_DIMS + ("pack",) if pack > 1 else GEMM_DIMS
         for c0 in range(0, sc, C):
             c = min(C, sc - c0)
             for i, (r0, r) in enumerate(rows):
@@ -232,16 +239,12 @@ class SystolicLowering:
                         deps += waits
                     deps.append(out_tile.release)
                     writes = df != "os" or last
-                    dims = {"rows": r, "cols": c, "t": tl, "first": int(first),
-                            "last": int(last), "group": group, **o}
-                    if origin != (0, 0):
-                        dims["m0"] += origin[0]
-                        dims["n0"] += origin[1]
+                    values = (r, c, tl, int(first), int(last), group, o["m0"] + origin[0],
+                              o["n0"] + origin[1], o["k0"], o["dm"], o["dn"], o["dk"])
                     if pack > 1:
-                        dims["pack"] = pack
-                    gemm = emit("GEMM", "array", layer, dims,
-                                {"sram_read": sram_read, "sram_write": out_bytes if writes else 0},
-                                deps, g.c_tensor)
+                        values += (pack,)
+                    gemm = emit("GEMM", "array", layer, dim_keys, values, GEMM_BYTES,
+                                (sram_read, out_bytes if writes else 0), deps, g.c_tensor)
                     for t in a_used:
                         t.release = gemm
                     b_tile.release = out_tile.release = gemm
@@ -250,9 +253,8 @@ class SystolicLowering:
                     spill = df != "os" and not psum_on_chip and not last_fold
                     if final or spill:
                         tensor = g.c_tensor if final else f"{g.c_tensor}.psum"
-                        store = emit("STORE", "dma_store", layer, {},
-                                     {"sram_read": out_bytes, "dram_write": out_bytes}, [gemm],
-                                     tensor)
+                        store = emit("STORE", "dma_store", layer, (), (), STORE_BYTES,
+                                     (out_bytes, out_bytes), (gemm,), tensor)
                         out_tile.release = self.last_write[tensor] = store
 
 

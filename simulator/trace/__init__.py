@@ -9,6 +9,7 @@ from simulator.trace.format import (
     read_trace,
     write_trace,
 )
+from simulator.trace.table import InstructionTable
 
-__all__ = ["FORMAT_VERSION", "Instruction", "LayerInfo", "Trace", "TraceBuilder", "read_trace",
-           "write_trace"]
+__all__ = ["FORMAT_VERSION", "Instruction", "InstructionTable", "LayerInfo", "Trace",
+           "TraceBuilder", "read_trace", "write_trace"]

@@ -3,7 +3,9 @@ dependencies and makes the :class:`~simulator.trace.Trace` at the end.
 
 A target with a convention of its own (the npu's per-core unit names and scratchpad traffic,
 zipper's scheduling tiles) derives from it and adjusts an instruction in :meth:`emit` before
-handing it on; several builders may share one instruction list (the npu's cores do).
+handing it on; several builders may share one instruction list (the npu's cores do). A builder
+made with ``columnar=True`` stores into an :class:`~simulator.trace.table.InstructionTable`
+(what the systolic lowering does: millions of instructions in little memory).
 """
 
 from __future__ import annotations
@@ -12,26 +14,48 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from simulator.trace.format import Instruction, LayerInfo, Trace
+from simulator.trace.table import InstructionTable
 
 
 class TraceBuilder:
     """Appends instructions with consecutive ids; ``deps`` may contain ``None`` (no producer)
     and repeats, which are dropped."""
 
-    def __init__(self, instructions: list[Instruction] | None = None) -> None:
-        self.instructions: list[Instruction] = [] if instructions is None else instructions
+    def __init__(self, instructions: list[Instruction] | InstructionTable | None = None, *,
+                 columnar: bool = False) -> None:
+        if instructions is None:
+            instructions = InstructionTable() if columnar else []
+        self.instructions = instructions
+        self.columnar = isinstance(instructions, InstructionTable)
 
     def emit(self, op: str, unit: str, layer: str, dims: dict[str, int],
              nbytes: dict[str, int], deps: Iterable[int | None], tensor: str | None = None
              ) -> int:
         """Append one instruction; returns its id."""
         instructions = self.instructions
+        if self.columnar:
+            return instructions.emit(op, unit, layer, dims, nbytes, deps, tensor)
         ident = len(instructions)
         unique = set(deps)
         unique.discard(None)
         instructions.append(Instruction(ident, op, unit, layer, dims, nbytes, sorted(unique),
                                         tensor))
         return ident
+
+    def emit_keyed(self, op: str, unit: str, layer: str, dim_keys: tuple[str, ...],
+                   dim_values: Sequence[int], byte_keys: tuple[str, ...],
+                   byte_values: Sequence[int], deps: Iterable[int | None],
+                   tensor: str | None = None) -> int:
+        """:meth:`emit` with dims and bytes as key and value tuples: a columnar builder stores
+        them without making dicts (the systolic fold loop's path); otherwise through
+        :meth:`emit`, so a subclass's adjustments apply."""
+        if self.columnar and type(self).emit is TraceBuilder.emit:
+            unique = set(deps)
+            unique.discard(None)
+            return self.instructions.emit_row(op, unit, layer, dim_keys, dim_values, byte_keys,
+                                              byte_values, sorted(unique), tensor)
+        return self.emit(op, unit, layer, dict(zip(dim_keys, dim_values, strict=True)),
+                         dict(zip(byte_keys, byte_values, strict=True)), deps, tensor)
 
     def trace(self, kind: str, config: Any, workload: str, layers: Sequence[LayerInfo],
               meta: dict[str, Any] | None = None) -> Trace:
