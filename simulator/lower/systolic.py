@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from simulator.config.systolic import SystolicConfig, spatial
 from simulator.lower.implicit_conv import ConvGeometry
@@ -42,14 +41,20 @@ GEMM_DIMS = ("rows", "cols", "t", "first", "last", "group", "m0", "n0", "k0", "d
 GEMM_BYTES = ("sram_read", "sram_write")
 LOAD_BYTES = ("dram_read", "sram_write")
 STORE_BYTES = ("sram_read", "dram_write")
+#: what the fold loop emits: (op, unit, byte keys) by kind
+LOAD, GEMM, STORE = 0, 1, 2
+KINDS = (("LOAD", "dma_load", LOAD_BYTES), ("GEMM", "array", GEMM_BYTES),
+         ("STORE", "dma_store", STORE_BYTES))
 
 
-@dataclass
 class _Tile:
     """A tile resident in an SRAM: its size and the last instruction that uses it."""
 
-    nbytes: int
-    release: int | None
+    __slots__ = ("nbytes", "release")
+
+    def __init__(self, nbytes: int, release: int | None) -> None:
+        self.nbytes = nbytes
+        self.release = release
 
 
 class _Sram:
@@ -102,15 +107,35 @@ class SystolicLowering:
         self.out = TraceBuilder(columnar=True)
         self.last_write: dict[str, int] = {}   # tensor -> last instruction writing it to DRAM
 
-    def _fetch(self, sram: _Sram, key: tuple, nbytes: int, layer: str, tensor: str) -> _Tile:
-        """The resident tile ``key``, loaded from DRAM by one LOAD if it is not on chip."""
-        tile = sram.get(key)
+    def _fetch(self, sram: _Sram, key: tuple, nbytes: int, tensor: str, batch: _Batch
+               ) -> _Tile:
+        """The resident tile ``key``, loaded from DRAM by one LOAD if it is not on chip.
+        (:meth:`_Sram.allocate` and :meth:`_Batch.add` written out: this is the fold loop's
+        most frequent step.)"""
+        tiles = sram.tiles
+        tile = tiles.get(key)
         if tile is not None:
             return tile
-        tile, waits = sram.allocate(key, nbytes)
-        tile.release = self.out.emit_keyed(
-            "LOAD", "dma_load", layer, (), (), LOAD_BYTES, (nbytes, nbytes),
-            [*waits, self.last_write.get(tensor)], tensor)
+        waits = []
+        used = sram.used + nbytes
+        while tiles and used > sram.capacity:
+            _, old = tiles.popitem(last=False)
+            used -= old.nbytes
+            if old.release is not None:
+                waits.append(old.release)
+        sram.used = used
+        kind = batch.kind
+        tile = tiles[key] = _Tile(nbytes, batch.base + len(kind))
+        kind.append(LOAD)
+        batch.tensor.append(tensor)
+        batch.values += (nbytes, nbytes)
+        producer = self.last_write.get(tensor)
+        if producer is not None:
+            waits.append(producer)
+        if len(waits) > 1:
+            waits = sorted(set(waits))
+        batch.deps += waits
+        batch.ndeps.append(len(waits))
         return tile
 
     def lower_layer(self, graph: Graph, op: Op) -> LayerInfo:
@@ -195,67 +220,150 @@ class SystolicLowering:
         rows = row_folds or [(r0, min(k_rows, sr - r0)) for r0 in range(0, sr, k_rows)]
         tk = self._chunk_len(g, t, pack)
         chunks = [(t0, min(tk, t - t0)) for t0 in range(0, t, tk)]
-        if a_tiles is None:
-            def a_tiles(o: dict) -> list[tuple[tuple, int]]:
-                return [((a_src, group, o["m0"], o["k0"]), o["dm"] * o["dk"] * g.a_bytes)]
         # ws/is: partial sums of a column fold stay on chip across K folds when they all fit.
         psum_on_chip = df == "os" or t * C * g.c_bytes <= self.ofmap.half
-        emit = self.out.emit_keyed
+        batch = _Batch(len(self.out.instructions))
+        kinds, tensors, values = batch.kind, batch.tensor, batch.values
+        dims, deps_out, ndeps = batch.dims, batch.deps, batch.ndeps
         dim_keys = GEMM_DIMS + ("pack",) if pack > 1 else GEMM_DIMS
+        fetch, ifmap, filt, ofmap = self._fetch, self.ifmap, self.filter, self.ofmap
+        ifmap_tiles, filter_tiles, ofmap_tiles = ifmap.tiles, filt.tiles, ofmap.tiles
+        c_tensor, b_tensor, psum = g.c_tensor, g.b_tensor, f"{g.c_tensor}.psum"
+        a_bytes, b_bytes, c_bytes = g.a_bytes, g.b_bytes, g.c_bytes
+        m_off, n_off = origin
+        last_chunk, last_row = len(chunks) - 1, len(rows) - 1
         for c0 in range(0, sc, C):
             c = min(C, sc - c0)
             for i, (r0, r) in enumerate(rows):
                 for ci, (t0, tl) in enumerate(chunks):
-                    first, last = ci == 0, ci == len(chunks) - 1
-                    o = tile_origin(df, r0, c0, t0, r, c, tl)
+                    first, last = ci == 0, ci == last_chunk
+                    # where the chunk sits in the GEMM: origin and extent (tile_origin)
+                    if df == "os":
+                        m0, n0, k0, dm, dn, dk = r0, c0, t0, r, c, tl
+                    elif df == "ws":
+                        m0, n0, k0, dm, dn, dk = t0, c0, r0, tl, c, r
+                    else:
+                        m0, n0, k0, dm, dn, dk = c0, t0, r0, c, tl, r
                     # Operand tiles, keyed so that a tile needed again is found on chip; the
                     # stationary operand (B in ws, A in is) is read into the array once a fold.
-                    a_used = [self._fetch(self.ifmap, key, nbytes, layer, a_src)
-                              for key, nbytes in a_tiles(o)]
-                    b_key = (g.b_tensor, group, o["k0"], o["n0"])
-                    b_tile = self._fetch(self.filter, b_key,
-                                         math.ceil(o["dk"] * o["dn"] * g.b_bytes), layer,
-                                         g.b_tensor)
-                    deps = [t.release for t in a_used] + [b_tile.release]
-                    a_read = 0 if df == "is" and not first else o["dm"] * o["dk"]
-                    b_read = 0 if df == "ws" and not first else o["dk"] * o["dn"]
-                    sram_read = a_read * g.a_bytes + math.ceil(b_read * g.b_bytes)
+                    if a_tiles is None:
+                        key = (a_src, group, m0, k0)
+                        tile = ifmap_tiles.get(key)
+                        if tile is None:
+                            tile = fetch(ifmap, key, dm * dk * a_bytes, a_src, batch)
+                        a_used = (tile,)
+                    else:
+                        o = {"m0": m0, "n0": n0, "k0": k0, "dm": dm, "dn": dn, "dk": dk}
+                        a_used = tuple(fetch(ifmap, key, nbytes, a_src, batch)
+                                       for key, nbytes in a_tiles(o))
+                    key = (b_tensor, group, k0, n0)
+                    b_tile = filter_tiles.get(key)
+                    if b_tile is None:
+                        b_tile = fetch(filt, key, math.ceil(dk * dn * b_bytes), b_tensor, batch)
+                    deps = [t.release for t in a_used]
+                    deps.append(b_tile.release)
+                    a_read = 0 if df == "is" and not first else dm * dk
+                    b_read = 0 if df == "ws" and not first else dk * dn
+                    sram_read = a_read * a_bytes + math.ceil(b_read * b_bytes)
                     # Output tile: os completes r x c outputs per fold; ws/is add T x c partial
                     # sums per K fold, on chip if they fit, else spilled to DRAM and read back.
-                    out_elems = r * c if df == "os" else tl * c
-                    out_bytes = out_elems * g.c_bytes
                     if df == "os":
-                        out_key = (g.c_tensor, group, r0, c0)
+                        out_bytes = r * c * c_bytes
+                        out_key = (c_tensor, group, r0, c0)
                     else:
-                        out_key = (g.c_tensor, group, c0, t0)
+                        out_bytes = tl * c * c_bytes
+                        out_key = (c_tensor, group, c0, t0)
                         if i > 0:
                             sram_read += out_bytes
-                    out_tile = self.ofmap.get(out_key)
+                    out_tile = ofmap_tiles.get(out_key)
                     if out_tile is None and df != "os" and i > 0:
-                        out_tile = self._fetch(self.ofmap, out_key, out_bytes, layer,
-                                               f"{g.c_tensor}.psum")
+                        out_tile = fetch(ofmap, out_key, out_bytes, psum, batch)
                     elif out_tile is None:
-                        out_tile, waits = self.ofmap.allocate(out_key, out_bytes)
+                        out_tile, waits = ofmap.allocate(out_key, out_bytes)
                         deps += waits
                     deps.append(out_tile.release)
                     writes = df != "os" or last
-                    values = (r, c, tl, int(first), int(last), group, o["m0"] + origin[0],
-                              o["n0"] + origin[1], o["k0"], o["dm"], o["dn"], o["dk"])
+                    gemm = batch.base + len(kinds)
+                    kinds.append(GEMM)
+                    tensors.append(c_tensor)
+                    values += (sram_read, out_bytes if writes else 0)
+                    dims += (r, c, tl, int(first), int(last), group, m0 + m_off, n0 + n_off, k0,
+                             dm, dn, dk)
                     if pack > 1:
-                        values += (pack,)
-                    gemm = emit("GEMM", "array", layer, dim_keys, values, GEMM_BYTES,
-                                (sram_read, out_bytes if writes else 0), deps, g.c_tensor)
+                        dims.append(pack)
+                    unique = set(deps)
+                    unique.discard(None)
+                    deps_out += sorted(unique)
+                    ndeps.append(len(unique))
                     for t in a_used:
                         t.release = gemm
                     b_tile.release = out_tile.release = gemm
-                    last_fold = i == len(rows) - 1
+                    last_fold = i == last_row
                     final = (df == "os" and last) or (df != "os" and last_fold)
                     spill = df != "os" and not psum_on_chip and not last_fold
                     if final or spill:
-                        tensor = g.c_tensor if final else f"{g.c_tensor}.psum"
-                        store = emit("STORE", "dma_store", layer, (), (), STORE_BYTES,
-                                     (out_bytes, out_bytes), (gemm,), tensor)
+                        tensor = c_tensor if final else psum
+                        store = batch.base + len(kinds)
+                        kinds.append(STORE)
+                        tensors.append(tensor)
+                        values += (out_bytes, out_bytes)
+                        deps_out.append(gemm)
+                        ndeps.append(1)
                         out_tile.release = self.last_write[tensor] = store
+        batch.flush(self.out, layer, dim_keys)
+
+
+class _Batch:
+    """The instructions one GEMM's fold loop emits, kept as columns (kind, tensor, the two
+    byte counts, a GEMM's dims, deps) and handed to the builder at once: straight into a
+    columnar trace's arrays, or one :meth:`TraceBuilder.emit` each otherwise (the npu's core
+    builders adjust every instruction). Ids are known in advance: nothing else emits while
+    the loop runs."""
+
+    __slots__ = ("base", "deps", "dims", "kind", "ndeps", "tensor", "values")
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.kind: list[int] = []
+        self.tensor: list[str] = []
+        self.values: list[int] = []    # two byte counts per instruction (KINDS' byte keys)
+        self.dims: list[int] = []      # a GEMM's dims, in its dim keys' order
+        self.deps: list[int] = []      # sorted, unique, per instruction
+        self.ndeps: list[int] = []
+
+    def add(self, kind: int, tensor: str, first: int, second: int, deps) -> int:
+        """Append one instruction without dims; returns its id."""
+        ident = self.base + len(self.kind)
+        self.kind.append(kind)
+        self.tensor.append(tensor)
+        self.values += (first, second)
+        unique = set(deps)
+        unique.discard(None)
+        self.deps += sorted(unique)
+        self.ndeps.append(len(unique))
+        return ident
+
+    def flush(self, out: TraceBuilder, layer: str, dim_keys: tuple[str, ...]) -> None:
+        if not self.kind:
+            return
+        kinds = [(op, unit, dim_keys if k == GEMM else (), byte_keys)
+                 for k, (op, unit, byte_keys) in enumerate(KINDS)]
+        if out.columnar and type(out).emit is TraceBuilder.emit:
+            out.instructions.extend_kinds(kinds, self.kind, layer, self.tensor, self.dims,
+                                          self.values, self.deps, self.ndeps)
+            return
+        width, d, v, p = len(dim_keys), 0, 0, 0
+        for n, (kind, tensor, count) in enumerate(zip(self.kind, self.tensor, self.ndeps,
+                                                      strict=True)):
+            op, unit, dk, byte_keys = kinds[kind]
+            dims = dict(zip(dk, self.dims[d:d + width], strict=True)) if dk else {}
+            d += width if dk else 0
+            ident = out.emit(op, unit, layer, dims, dict(zip(byte_keys, self.values[v:v + 2],
+                                                             strict=True)),
+                             self.deps[p:p + count], tensor)
+            assert ident == self.base + n, "an emit inside a GEMM's fold loop"
+            v += 2
+            p += count
 
 
 def tile_origin(df: str, r0: int, c0: int, t0: int, r: int, c: int, t: int) -> dict[str, int]:

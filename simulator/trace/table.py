@@ -174,6 +174,69 @@ class InstructionTable(Sequence[Instruction]):
         self._dep_ptr.append(len(self._dep_idx))
         return ident
 
+    def extend_kinds(self, kinds: Sequence[tuple[str, str, tuple[str, ...], tuple[str, ...]]],
+                     kind: Sequence[int], layer: str, tensors: Sequence[str | None],
+                     dim_values: Sequence[int], byte_values: Sequence[int],
+                     deps: Sequence[int], ndeps: Sequence[int]) -> None:
+        """Append a batch of instructions of one layer, column by column (numpy, no per-
+        instruction Python): instruction j is of ``kinds[kind[j]]`` = (op, unit, dim keys,
+        byte keys); its dims and bytes are the next values of ``dim_values`` and
+        ``byte_values`` (as many as its keys), its deps the next ``ndeps[j]`` of ``deps``."""
+        import numpy as np
+
+        n = len(kind)
+        if not n:
+            return
+        k = np.asarray(kind, dtype=np.intp)
+        lut = {name: np.array(values, dtype=np.int64) for name, values in (
+            ("op", [self.ops(op) for op, _, _, _ in kinds]),
+            ("unit", [self.units(unit) for _, unit, _, _ in kinds]),
+            ("dims", [self.schema(keys) for _, _, keys, _ in kinds]),
+            ("bytes", [self.schema(keys) for _, _, _, keys in kinds]))}
+        self._op.frombytes(lut["op"][k].astype(np.uint8).tobytes())
+        self._unit.frombytes(lut["unit"][k].astype(np.int32).tobytes())
+        self._layer.frombytes(np.full(n, self.layers(layer), dtype=np.int32).tobytes())
+        pool = self.tensors
+        codes = [-1 if t is None else pool(t) for t in dict.fromkeys(tensors)]
+        code_of = dict(zip(dict.fromkeys(tensors), codes, strict=True))
+        self._tensor.extend(map(code_of.__getitem__, tensors))
+        for schemas, rows, values, column in (
+                (self._dschema, self._drow, dim_values, 2),
+                (self._bschema, self._brow, byte_values, 3)):
+            widths = np.array([len(spec[column]) for spec in kinds], dtype=np.int64)[k]
+            offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
+            flat = np.asarray(values, dtype=np.int64)
+            codes_k = lut["dims" if column == 2 else "bytes"][k]
+            row = np.zeros(n, dtype=np.int64)
+            for code in np.unique(codes_k).tolist():
+                mine = np.flatnonzero(codes_k == code)
+                width = len(self.schemas[code])
+                row[mine] = self._rows[code] + np.arange(mine.size)
+                if width:
+                    take = offsets[mine][:, None] + np.arange(width)
+                    self._extend_block(code, flat[take].ravel())
+                self._rows[code] += int(mine.size)
+            schemas.frombytes(codes_k.astype(np.uint16).tobytes())
+            rows.frombytes(np.where(widths > 0, row, 0).astype(np.int32).tobytes())
+        self._dep_idx.frombytes(np.asarray(deps, dtype=np.int32).tobytes())
+        self._dep_ptr.frombytes((self._dep_ptr[-1] + np.cumsum(np.asarray(ndeps, np.int64)))
+                                .astype(np.int64).tobytes())
+
+    def _extend_block(self, code: int, values) -> None:
+        """Append int64 ``values`` (numpy) to schema ``code``'s block, widening it to 64 bits
+        first if a value needs them."""
+        import numpy as np
+
+        block = self._blocks[code]
+        if not isinstance(block, array):
+            block.extend(values.tolist())
+            return
+        if block.typecode == _INT32 and values.size and (
+                values.max() > 2**31 - 1 or values.min() < -2**31):
+            block = self._blocks[code] = array(_INT64, block)
+        block.frombytes(values.astype(np.int32 if block.typecode == _INT32 else np.int64)
+                        .tobytes())
+
     # ------------------------------------------------------------------ Sequence
     def __len__(self) -> int:
         return len(self._op)
