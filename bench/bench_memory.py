@@ -2,10 +2,10 @@
 
 Target (issue 20): a 10M-instruction trace simulates in under 2 GB peak memory. The trace is a
 GEMM on an 8x8 systolic array with 4 KiB SRAMs (gemm:8192,N,64: ~384 instructions per N), sized
-by --instructions (default 1M: the trace is held as Python objects, about 1 KB per instruction
-lowered and simulated, so 10M would take ~10 GB of a shared machine; pass --instructions
-10000000 to run the target's size). Peak is the child's maximum resident set (ru_maxrss); the
-per-instruction figure subtracts the peak of the same process on a 12-instruction GEMM.
+by --instructions (default 10M, the target's size: about 90 s of lowering; the trace is a
+columnar InstructionTable of ~64 bytes an instruction, and the engine runs numpy task columns).
+Peak is the child's maximum resident set (ru_maxrss); the per-instruction figure subtracts the
+peak of the same process on a 12-instruction GEMM.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def peak(workload: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--instructions", type=int, default=1_000_000)
+    parser.add_argument("--instructions", type=int, default=TARGET_INSTRUCTIONS)
     args = parser.parse_args(argv)
     _, base = peak("gemm:64,64,64")
     n_cols = max(8, round(args.instructions / 384 / 8) * 8)

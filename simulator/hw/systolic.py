@@ -44,56 +44,64 @@ def task_arrays(trace: Trace, config: SystolicConfig) -> TaskArrays:
     unit = table.column("unit")
     op_names, unit_names = table.ops.names, table.units.names
     # each (op, unit) pair present must be one this target runs
-    pairs = np.unique(op * max(1, len(unit_names)) + unit)
-    bad = [int(p) for p in pairs.tolist()
-           if UNITS.get(op_names[p // max(1, len(unit_names))]) !=
-           unit_names[p % max(1, len(unit_names))]]
-    first_bad = n
-    if bad:
-        first_bad = int(np.flatnonzero(np.isin(op * max(1, len(unit_names)) + unit, bad))[0])
+    width = max(1, len(unit_names))
+    unit_pairs = op * width + unit
+    bad = [int(p) for p in np.unique(unit_pairs).tolist()
+           if UNITS.get(op_names[p // width]) != unit_names[p % width]]
+    first_bad = int(np.flatnonzero(np.isin(unit_pairs, bad))[0]) if bad else n
     code = {name: op_names.index(name) if name in op_names else -1 for name in UNITS}
-    gemm = op == code["GEMM"]
-    vec = op == code["VEC"]
+    del unit_pairs
     cycles = np.zeros(n, dtype=np.int64)
     problem: tuple[int, str] | None = None
-    if gemm.any():
+    # each op's facts are read for its own instructions only (a 10M-instruction trace must
+    # simulate in 2 GB)
+    gemm = np.flatnonzero(op == code["GEMM"])
+    if gemm.size:
         head, tail = fold_overheads(config)
         array = config.array
-        dims = {key: table.dim(key) for key in ("rows", "cols", "t")}
+        dims = {key: table.dim(key, at=gemm) for key in ("rows", "cols", "t")}
         for key, values in dims.items():   # a damaged trace: the first GEMM lacking one
-            lacking = np.flatnonzero(gemm & (values < 0))
-            if lacking.size and (problem is None or lacking[0] < problem[0]):
-                problem = (int(lacking[0]), f"GEMM lacks dims.{key}, which the systolic target "
-                                            "times it with")
-        pack = np.maximum(table.dim("pack", 1), 1)
+            lacking = np.flatnonzero(values < 0)
+            if lacking.size and (problem is None or gemm[lacking[0]] < problem[0]):
+                problem = (int(gemm[lacking[0]]), f"GEMM lacks dims.{key}, which the systolic "
+                                                  "target times it with")
+        pack = np.maximum(table.dim("pack", 1, at=gemm), 1)
         k_streamed = array.dataflow == "os"   # else K sits on the rows
         rows = dims["rows"] if k_streamed else -(-dims["rows"] // pack)
-        oversized = np.flatnonzero(gemm & ((rows > array.rows) | (dims["cols"] > array.cols)))
-        if oversized.size and (problem is None or oversized[0] < problem[0]):
-            i = int(oversized[0])
-            problem = (i, f"GEMM fold uses {int(dims['rows'][i])}x{int(dims['cols'][i])} PEs "
-                          f"but the config's array is {array.rows}x{array.cols}; lower the "
-                          "workload again for this array")
+        oversized = np.flatnonzero((rows > array.rows) | (dims["cols"] > array.cols))
+        if oversized.size and (problem is None or gemm[oversized[0]] < problem[0]):
+            j = int(oversized[0])
+            problem = (int(gemm[j]), f"GEMM fold uses {int(dims['rows'][j])}x"
+                                     f"{int(dims['cols'][j])} PEs but the config's array is "
+                                     f"{array.rows}x{array.cols}; lower the workload again "
+                                     "for this array")
         t = -(-dims["t"] // pack) if k_streamed else dims["t"]
-        fold = t + head * (table.dim("first", 1) != 0) + tail * (table.dim("last", 1) != 0)
-        cycles[gemm] = fold[gemm]
-    if vec.any():
-        work = table.dim("work")
-        lacking = np.flatnonzero(vec & (work < 0))
-        if lacking.size and (problem is None or lacking[0] < problem[0]):
-            problem = (int(lacking[0]), "VEC lacks dims.work, which the systolic target times "
-                                        "it with")
+        cycles[gemm] = t + head * (table.dim("first", 1, at=gemm) != 0) + \
+            tail * (table.dim("last", 1, at=gemm) != 0)
+        del dims, pack, rows, t
+    vec = np.flatnonzero(op == code["VEC"])
+    if vec.size:
+        work = table.dim("work", at=vec)
+        lacking = np.flatnonzero(work < 0)
+        if lacking.size and (problem is None or vec[lacking[0]] < problem[0]):
+            problem = (int(vec[lacking[0]]), "VEC lacks dims.work, which the systolic target "
+                                             "times it with")
         lanes, pipeline = config.vector.lanes, config.vector.pipeline
-        cycles[vec] = np.where(work > 0, -(-work // lanes) + pipeline, 0)[vec]
+        cycles[vec] = np.where(work > 0, -(-work // lanes) + pipeline, 0)
     if first_bad < n and (problem is None or first_bad <= problem[0]):
         ins = table[first_bad]
         raise TraceError(f"{ins.op} on unit {ins.unit!r} is not executed by the systolic "
                          f"target; it runs {UNITS_TEXT}", where=f"instruction {first_bad}")
     if problem is not None:
         raise TraceError(problem[1], where=f"instruction {problem[0]}")
-    transfer = np.isin(op, [code[name] for name in ("LOAD", "STORE", "IM2COL")])
-    channel = np.where(transfer, 0, -1).astype(np.int64)
-    nbytes = np.where(transfer, table.nbytes("dram_read") + table.nbytes("dram_write"), 0)
+    transfer = np.flatnonzero(np.isin(op, [code[name] for name in ("LOAD", "STORE", "IM2COL")]))
+    del op
+    channel = np.full(n, -1, dtype=np.int64)
+    channel[transfer] = 0
+    nbytes = np.zeros(n, dtype=np.int64)
+    nbytes[transfer] = table.nbytes("dram_read", at=transfer) + \
+        table.nbytes("dram_write", at=transfer)
+    del transfer
     dep_ptr, dep_idx = table.deps_csr()
     return TaskArrays(unit, list(unit_names), cycles, channel, [DRAM], nbytes, dep_ptr,
                       dep_idx)

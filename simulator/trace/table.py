@@ -310,13 +310,15 @@ class InstructionTable(Sequence[Instruction]):
                   "tensor": self._tensor}[name]
         return np.array(source, dtype=np.int64)
 
-    def _keyed(self, schemas, rows, key: str, default: int):
+    def _keyed(self, schemas, rows, key: str, default: int, at):
         import numpy as np
 
         n = len(self)
-        out = np.full(n, default, dtype=np.int64)
         codes = np.frombuffer(schemas, dtype=np.uint16) if n else np.zeros(0, np.uint16)
         row = np.frombuffer(rows, dtype=np.int32) if n else np.zeros(0, np.int32)
+        if at is not None:
+            codes, row = codes[at], row[at]
+        out = np.full(codes.size, default, dtype=np.int64)
         for code, keys in enumerate(self.schemas):
             if key not in keys:
                 continue
@@ -327,13 +329,15 @@ class InstructionTable(Sequence[Instruction]):
             out[mine] = values[row[mine]]
         return out
 
-    def dim(self, key: str, default: int = -1):
-        """``dims[key]`` of every instruction as an int64 array (``default`` where absent)."""
-        return self._keyed(self._dschema, self._drow, key, default)
+    def dim(self, key: str, default: int = -1, at=None):
+        """``dims[key]`` of every instruction (or of those at the indices ``at``) as an int64
+        array, ``default`` where absent."""
+        return self._keyed(self._dschema, self._drow, key, default, at)
 
-    def nbytes(self, key: str):
-        """``bytes[key]`` of every instruction as an int64 array (0 where absent)."""
-        return self._keyed(self._bschema, self._brow, key, 0)
+    def nbytes(self, key: str, at=None):
+        """``bytes[key]`` of every instruction (or of those at ``at``) as an int64 array, 0
+        where absent."""
+        return self._keyed(self._bschema, self._brow, key, 0, at)
 
     def deps_csr(self):
         """Dependencies as CSR int64 arrays (ptr, idx): instruction i waits for
