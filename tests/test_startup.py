@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 
@@ -61,3 +62,31 @@ def test_graph_types_load_on_first_use():
     from workloads.graph import Graph
 
     assert workloads.Graph is Graph
+
+
+def _blas_threads_asked(argv: list[str], env: dict[str, str] | None = None) -> str | None:
+    """OPENBLAS_NUM_THREADS as ``archsim ARGV`` leaves it before its handler runs (a fresh
+    interpreter: numpy not imported yet; the handler is replaced so nothing runs)."""
+    code = ("import os, sys, json\n"
+            "import simulator.cli as cli\n"
+            "real = cli.build_parser\n"
+            "def build(modules):\n"
+            "    parser, commands = real(modules)\n"
+            "    return parser, {k: (lambda args: 0) for k in commands}\n"
+            "cli.build_parser = build\n"
+            f"cli.main({argv!r})\n"
+            "print(json.dumps(os.environ.get('OPENBLAS_NUM_THREADS')))")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**clean, **(env or {})}).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def test_timing_commands_ask_openblas_for_one_thread_unless_told_otherwise():
+    run = ["run", "-q", "configs/systolic-32-ws.yaml", "gemm:8,8,8"]
+    assert _blas_threads_asked(run) == "1"
+    assert _blas_threads_asked([*run, "--functional"]) is None   # matmuls on real numbers
+    assert _blas_threads_asked(run, {"OMP_NUM_THREADS": "4"}) is None   # the user's choice
+    assert _blas_threads_asked(run, {"OPENBLAS_NUM_THREADS": "3"}) == "3"
+    assert _blas_threads_asked(["ops"]) is None

@@ -68,6 +68,26 @@ def _add_global_flags(p: argparse.ArgumentParser, default=False) -> None:
                    help="more detail; a user error also shows its traceback")
 
 
+#: commands that never multiply floating-point matrices (``run`` unless ``--functional``):
+#: numpy's OpenBLAS need not start its threads for them
+NO_BLAS_COMMANDS = ("run", "lower", "replay", "validate", "scalesim")
+#: the variables OpenBLAS reads its thread count from (any one set: the user's choice stands)
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def _one_blas_thread(args: argparse.Namespace) -> None:
+    """Ask numpy's OpenBLAS for one thread in commands that do no floating-point BLAS work
+    (timing runs: integer tables and Python; no matmul on real numbers). Loading OpenBLAS
+    otherwise starts a thread per core and sizes its buffers for them, about 70 ms of a small
+    run's start-up on two cores. Set before numpy is first imported (it reads the variable
+    once); a thread count the user set is left alone, and ``--functional`` keeps BLAS threads."""
+    import os
+
+    if args.command in NO_BLAS_COMMANDS and not getattr(args, "functional", False) and \
+            "numpy" not in sys.modules and not any(v in os.environ for v in BLAS_THREAD_VARS):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the command is, so ``finally``/``except BaseException`` blocks
     (the atomic writers' clean-up) run as they do for Ctrl-C."""
@@ -83,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     module = COMMANDS.get(first) if first else None
     parser, commands = build_parser((module,) if module else COMMAND_MODULES)
     args = parser.parse_args(argv)
+    _one_blas_thread(args)
     import signal  # after parsing: --help need not pay for it
 
     from simulator.cli import common
