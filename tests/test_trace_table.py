@@ -171,3 +171,18 @@ def test_the_systolic_target_names_the_first_bad_instruction(change, message):
     with pytest.raises(TraceError, match=message) as err:
         api.simulate(bad, cfg)
     assert err.value.where == f"instruction {gemms[1].id}"
+
+
+@pytest.mark.parametrize("config,workload", [("systolic-32-ws.yaml", "mobilenet_v2"),
+                                             ("systolic-128-os.yaml", "tiny_transformer"),
+                                             ("mlu-4.yaml", "zoo:tiny_cnn")])
+def test_fold_loop_batches_hand_over_the_same_trace(monkeypatch, config, workload):
+    """The fold loop hands its instructions over every BATCH of them (bounded memory on huge
+    GEMMs): any batch size gives the same trace, columnar (systolic) or through the npu's
+    per-core builders."""
+    from simulator.lower import systolic
+
+    cfg = api.load_config(f"configs/{config}")
+    whole = api.lower(cfg, workload)
+    monkeypatch.setattr(systolic, "BATCH", 5)
+    assert list(api.lower(cfg, workload).instructions) == list(whole.instructions)

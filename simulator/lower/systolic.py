@@ -45,6 +45,8 @@ STORE_BYTES = ("sram_read", "dram_write")
 LOAD, GEMM, STORE = 0, 1, 2
 KINDS = (("LOAD", "dma_load", LOAD_BYTES), ("GEMM", "array", GEMM_BYTES),
          ("STORE", "dma_store", STORE_BYTES))
+#: instructions a fold loop collects before handing them to the trace
+BATCH = 1 << 16
 
 
 class _Tile:
@@ -310,6 +312,8 @@ class SystolicLowering:
                         deps_out.append(gemm)
                         ndeps.append(1)
                         out_tile.release = self.last_write[tensor] = store
+                    if len(kinds) >= BATCH:   # bounded: a 10M-instruction GEMM stays columnar
+                        batch.flush(self.out, layer, dim_keys)
         batch.flush(self.out, layer, dim_keys)
 
 
@@ -331,21 +335,17 @@ class _Batch:
         self.deps: list[int] = []      # sorted, unique, per instruction
         self.ndeps: list[int] = []
 
-    def add(self, kind: int, tensor: str, first: int, second: int, deps) -> int:
-        """Append one instruction without dims; returns its id."""
-        ident = self.base + len(self.kind)
-        self.kind.append(kind)
-        self.tensor.append(tensor)
-        self.values += (first, second)
-        unique = set(deps)
-        unique.discard(None)
-        self.deps += sorted(unique)
-        self.ndeps.append(len(unique))
-        return ident
-
     def flush(self, out: TraceBuilder, layer: str, dim_keys: tuple[str, ...]) -> None:
+        """Hand the instructions so far to ``out`` and start empty (the same lists: the fold
+        loop holds them), numbering on from where they end."""
         if not self.kind:
             return
+        self._hand_over(out, layer, dim_keys)
+        self.base += len(self.kind)
+        for column in (self.kind, self.tensor, self.values, self.dims, self.deps, self.ndeps):
+            column.clear()
+
+    def _hand_over(self, out: TraceBuilder, layer: str, dim_keys: tuple[str, ...]) -> None:
         kinds = [(op, unit, dim_keys if k == GEMM else (), byte_keys)
                  for k, (op, unit, byte_keys) in enumerate(KINDS)]
         if out.columnar and type(out).emit is TraceBuilder.emit:
