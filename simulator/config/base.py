@@ -281,16 +281,27 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def parse_yaml_text(text: str, where: str) -> tuple[Any, dict]:
     """Parse YAML text: its data and the key-path -> line index; errors name ``where:line``."""
+    # parsed once (yaml.compose, then yaml.load, parsed the text twice): the composed tree
+    # gives the lines, then is constructed into the data (construction flattens ``<<`` merges
+    # in the tree, so the lines are read first; a key that is a list or a mapping cannot be
+    # indexed, and construction reports it as YAML's "found unhashable key")
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            try:
+                lines: dict | None = _line_index(node) if node is not None else {}
+            except TypeError:
+                lines = None
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f"{where}:{mark.line + 1}" if mark else where
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"invalid YAML: {problem}", where=at) from None
-    lines = _line_index(node) if node is not None else {}
-    return data, lines
+    return data, lines if lines is not None else _line_index(node)
 
 
 def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
