@@ -5,13 +5,27 @@ the mode the umask gives new files, and with paths checked before any work start
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from simulator.errors import ArchsimError
+
+
+def _exclusive(folder: str | Path, prefix: str, suffix: str = "") -> tuple[int, str]:
+    """A new file of mode 0600 in ``folder`` under a name no one else has (open with
+    ``O_EXCL``): ``tempfile.mkstemp`` without importing tempfile, which loads random, shutil
+    and three compression modules (~5 ms of every command's start-up)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{os.getpid()}-{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name in {folder}")
 
 
 def _umask() -> int:
@@ -29,7 +43,7 @@ def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _exclusive(path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:   # a parent that is a file, no permission, a read-only disk
         raise ArchsimError(f"cannot write the file: {err.strerror}", where=str(path)) from None
     try:
@@ -87,7 +101,7 @@ def _can_create(folder: Path) -> bool:
     """Can a file be made in ``folder``? Tried for real (and removed): ``os.access`` says yes
     to root on a read-only or special file system (``/sys``, a read-only mount)."""
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".archsim-probe-")
+        fd, probe = _exclusive(folder, prefix=".archsim-probe-")
     except OSError:
         return False
     os.close(fd)

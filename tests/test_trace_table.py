@@ -186,3 +186,4 @@ def test_fold_loop_batches_hand_over_the_same_trace(monkeypatch, config, workloa
     whole = api.lower(cfg, workload)
     monkeypatch.setattr(systolic, "BATCH", 5)
     assert list(api.lower(cfg, workload).instructions) == list(whole.instructions)
+
