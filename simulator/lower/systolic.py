@@ -234,15 +234,19 @@ class SystolicLowering:
         a_bytes, b_bytes, c_bytes = g.a_bytes, g.b_bytes, g.c_bytes
         m_off, n_off = origin
         last_chunk, last_row = len(chunks) - 1, len(rows) - 1
+        os_flow, ws_flow = df == "os", df == "ws"
+        # whole bytes per weight: byte counts need no rounding (ints, as math.ceil gives)
+        b_int = int(b_bytes) if float(b_bytes).is_integer() else None
         for c0 in range(0, sc, C):
             c = min(C, sc - c0)
             for i, (r0, r) in enumerate(rows):
+                last_fold = i == last_row
                 for ci, (t0, tl) in enumerate(chunks):
                     first, last = ci == 0, ci == last_chunk
                     # where the chunk sits in the GEMM: origin and extent (tile_origin)
-                    if df == "os":
+                    if os_flow:
                         m0, n0, k0, dm, dn, dk = r0, c0, t0, r, c, tl
-                    elif df == "ws":
+                    elif ws_flow:
                         m0, n0, k0, dm, dn, dk = t0, c0, r0, tl, c, r
                     else:
                         m0, n0, k0, dm, dn, dk = c0, t0, r0, c, tl, r
@@ -254,43 +258,46 @@ class SystolicLowering:
                         if tile is None:
                             tile = fetch(ifmap, key, dm * dk * a_bytes, a_src, batch)
                         a_used = (tile,)
+                        deps = [tile.release]
                     else:
                         o = {"m0": m0, "n0": n0, "k0": k0, "dm": dm, "dn": dn, "dk": dk}
                         a_used = tuple(fetch(ifmap, key, nbytes, a_src, batch)
                                        for key, nbytes in a_tiles(o))
+                        deps = [t.release for t in a_used]
                     key = (b_tensor, group, k0, n0)
                     b_tile = filter_tiles.get(key)
                     if b_tile is None:
-                        b_tile = fetch(filt, key, math.ceil(dk * dn * b_bytes), b_tensor, batch)
-                    deps = [t.release for t in a_used]
+                        b_tile = fetch(filt, key, dk * dn * b_int if b_int is not None else
+                                       math.ceil(dk * dn * b_bytes), b_tensor, batch)
                     deps.append(b_tile.release)
-                    a_read = 0 if df == "is" and not first else dm * dk
-                    b_read = 0 if df == "ws" and not first else dk * dn
-                    sram_read = a_read * a_bytes + math.ceil(b_read * b_bytes)
+                    a_read = 0 if not first and not os_flow and not ws_flow else dm * dk
+                    b_read = 0 if ws_flow and not first else dk * dn
+                    sram_read = a_read * a_bytes + (b_read * b_int if b_int is not None else
+                                                    math.ceil(b_read * b_bytes))
                     # Output tile: os completes r x c outputs per fold; ws/is add T x c partial
                     # sums per K fold, on chip if they fit, else spilled to DRAM and read back.
-                    if df == "os":
+                    if os_flow:
                         out_bytes = r * c * c_bytes
                         out_key = (c_tensor, group, r0, c0)
+                        out_tile = ofmap_tiles.get(out_key)
                     else:
                         out_bytes = tl * c * c_bytes
                         out_key = (c_tensor, group, c0, t0)
+                        out_tile = ofmap_tiles.get(out_key)
                         if i > 0:
                             sram_read += out_bytes
-                    out_tile = ofmap_tiles.get(out_key)
-                    if out_tile is None and df != "os" and i > 0:
-                        out_tile = fetch(ofmap, out_key, out_bytes, psum, batch)
-                    elif out_tile is None:
+                            if out_tile is None:
+                                out_tile = fetch(ofmap, out_key, out_bytes, psum, batch)
+                    if out_tile is None:
                         out_tile, waits = ofmap.allocate(out_key, out_bytes)
                         deps += waits
                     deps.append(out_tile.release)
-                    writes = df != "os" or last
                     gemm = batch.base + len(kinds)
                     kinds.append(GEMM)
                     tensors.append(c_tensor)
-                    values += (sram_read, out_bytes if writes else 0)
-                    dims += (r, c, tl, int(first), int(last), group, m0 + m_off, n0 + n_off, k0,
-                             dm, dn, dk)
+                    values += (sram_read, out_bytes if last or not os_flow else 0)
+                    dims += (r, c, tl, 1 if first else 0, 1 if last else 0, group, m0 + m_off,
+                             n0 + n_off, k0, dm, dn, dk)
                     if pack > 1:
                         dims.append(pack)
                     unique = set(deps)
@@ -300,11 +307,9 @@ class SystolicLowering:
                     for t in a_used:
                         t.release = gemm
                     b_tile.release = out_tile.release = gemm
-                    last_fold = i == last_row
-                    final = (df == "os" and last) or (df != "os" and last_fold)
-                    spill = df != "os" and not psum_on_chip and not last_fold
-                    if final or spill:
-                        tensor = c_tensor if final else psum
+                    if last if os_flow else (last_fold or not psum_on_chip):
+                        # final outputs, or (ws/is, psums off chip) a spill of partial sums
+                        tensor = c_tensor if os_flow or last_fold else psum
                         store = batch.base + len(kinds)
                         kinds.append(STORE)
                         tensors.append(tensor)
