@@ -208,8 +208,10 @@ class InstructionTable(Sequence[Instruction]):
             flat = np.asarray(values, dtype=np.int64)
             codes_k = lut["dims" if column == 2 else "bytes"][k]
             row = np.zeros(n, dtype=np.int64)
-            for code in np.unique(codes_k).tolist():
+            for code in sorted(set(lut["dims" if column == 2 else "bytes"].tolist())):
                 mine = np.flatnonzero(codes_k == code)
+                if not mine.size:
+                    continue
                 width = len(self.schemas[code])
                 row[mine] = self._rows[code] + np.arange(mine.size)
                 if width:
