@@ -127,8 +127,7 @@ class InstructionTable(Sequence[Instruction]):
     def emit_row(self, op: str, unit: str, layer: str, dim_keys: tuple[str, ...],
                  dim_values: Iterable[int], byte_keys: tuple[str, ...],
                  byte_values: Iterable[int], deps: Iterable[int], tensor: str | None) -> int:
-        """Append one instruction from its parts; ``deps`` are stored as given. (The lookups
-        are written out: this runs once per instruction of the largest traces.)"""
+        """Append one instruction from its parts; ``deps`` are stored as given."""
         ident = len(self._op)
         code = self.ops.code.get(op)
         self._op.append(self.ops(op) if code is None else code)
@@ -141,35 +140,13 @@ class InstructionTable(Sequence[Instruction]):
         else:
             code = self.tensors.code.get(tensor)
             self._tensor.append(self.tensors(tensor) if code is None else code)
-        rows = self._rows
-        code = self._schema_code.get(dim_keys)
-        if code is None:
-            code = self.schema(dim_keys)
-        self._dschema.append(code)
-        if dim_keys:
-            row = rows[code]
-            try:
-                self._blocks[code].extend(dim_values)
-                rows[code] = row + 1
-            except (OverflowError, TypeError):
-                row = self._put(code, dim_values)
-            self._drow.append(row)
-        else:
-            self._drow.append(0)
-        code = self._schema_code.get(byte_keys)
-        if code is None:
-            code = self.schema(byte_keys)
-        self._bschema.append(code)
-        if byte_keys:
-            row = rows[code]
-            try:
-                self._blocks[code].extend(byte_values)
-                rows[code] = row + 1
-            except (OverflowError, TypeError):
-                row = self._put(code, byte_values)
-            self._brow.append(row)
-        else:
-            self._brow.append(0)
+        for schemas, rows, keys, values in ((self._dschema, self._drow, dim_keys, dim_values),
+                                            (self._bschema, self._brow, byte_keys, byte_values)):
+            code = self._schema_code.get(keys)
+            if code is None:
+                code = self.schema(keys)
+            schemas.append(code)
+            rows.append(self._put(code, values) if keys else 0)
         self._dep_idx.extend(deps)
         self._dep_ptr.append(len(self._dep_idx))
         return ident
