@@ -108,7 +108,8 @@ def test_real_traces_schedule_exactly_as_simpy(config, workload, monkeypatch):
 @pytest.mark.parametrize("deps,channels,message", [
     ([(), (1,), ()], [None, "noc", None], "depends on 1"),
     ([(), (), (0,)], [None, "noc", None], "unknown channel 'noc'"),
-    ([(), (), (5,)], [None, None, None], "depends on 5")])
+    ([(), (), (5,)], [None, None, None], "depends on 5"),
+    ([(), (0,), (7,)], [None, None, "noc"], "depends on 7")])   # not the first dependency
 def test_bad_task_lists_are_refused_alike_on_arrays(deps, channels, message):
     from simulator.errors import TraceError
 

@@ -98,7 +98,7 @@ class Engine:
         owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(tasks.dep_ptr))
         bad_dep = np.flatnonzero((tasks.dep_idx < 0) | (tasks.dep_idx >= owner))
         owner = owner[bad_dep[:1]]   # only the first bad one is reported: free the rest
-        if bad_dep.size and (not bad_channel.size or owner[bad_dep[0]] <= bad_channel[0]):
+        if bad_dep.size and (not bad_channel.size or owner[0] <= bad_channel[0]):
             raise forward_dependency(int(owner[0]), int(tasks.dep_idx[bad_dep[0]]))
         if bad_channel.size:
             first = int(bad_channel[0])
