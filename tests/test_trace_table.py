@@ -65,7 +65,7 @@ def test_emit_cleans_dependencies_like_the_list_builder():
     for builder in (listed, columnar):
         builder.emit("LOAD", "dma_load", "a", {}, {"dram_read": 4}, [None])
         builder.emit("GEMM", "array", "a", {"rows": 2}, {}, [0, None, 0], "y")
-        builder.emit_keyed("STORE", "dma_store", "a", (), (), ("dram_write",), (4,), [1, 0, 1])
+        builder.emit("STORE", "dma_store", "a", {}, {"dram_write": 4}, [1, 0, 1])
     assert columnar.instructions == listed.instructions
     assert [i.deps for i in columnar.instructions] == [[], [0], [0, 1]]
 

@@ -73,9 +73,6 @@ class _Sram:
         self.tiles: OrderedDict[tuple, _Tile] = OrderedDict()
         self.used = 0
 
-    def get(self, key: tuple) -> _Tile | None:
-        return self.tiles.get(key)
-
     def allocate(self, key: tuple, nbytes: int) -> tuple[_Tile, list[int]]:
         """Make room (evicting oldest tiles) and return the new tile and the instructions that
         must finish before its space can be overwritten."""
@@ -111,23 +108,13 @@ class SystolicLowering:
 
     def _fetch(self, sram: _Sram, key: tuple, nbytes: int, tensor: str, batch: _Batch
                ) -> _Tile:
-        """The resident tile ``key``, loaded from DRAM by one LOAD if it is not on chip.
-        (:meth:`_Sram.allocate` and :meth:`_Batch.add` written out: this is the fold loop's
-        most frequent step.)"""
-        tiles = sram.tiles
-        tile = tiles.get(key)
+        """The resident tile ``key``, loaded from DRAM by one LOAD if it is not on chip."""
+        tile = sram.tiles.get(key)
         if tile is not None:
             return tile
-        waits = []
-        used = sram.used + nbytes
-        while tiles and used > sram.capacity:
-            _, old = tiles.popitem(last=False)
-            used -= old.nbytes
-            if old.release is not None:
-                waits.append(old.release)
-        sram.used = used
+        tile, waits = sram.allocate(key, nbytes)
         kind = batch.kind
-        tile = tiles[key] = _Tile(nbytes, batch.base + len(kind))
+        tile.release = batch.base + len(kind)
         kind.append(LOAD)
         batch.tensor.append(tensor)
         batch.values += (nbytes, nbytes)
@@ -243,7 +230,7 @@ class SystolicLowering:
                 last_fold = i == last_row
                 for ci, (t0, tl) in enumerate(chunks):
                     first, last = ci == 0, ci == last_chunk
-                    # where the chunk sits in the GEMM: origin and extent (tile_origin)
+                    # where the chunk sits in the GEMM: origin (m0, n0, k0), extent (dm, dn, dk)
                     if os_flow:
                         m0, n0, k0, dm, dn, dk = r0, c0, t0, r, c, tl
                     elif ws_flow:
@@ -369,15 +356,6 @@ class _Batch:
             assert ident == self.base + n, "an emit inside a GEMM's fold loop"
             v += 2
             p += count
-
-
-def tile_origin(df: str, r0: int, c0: int, t0: int, r: int, c: int, t: int) -> dict[str, int]:
-    """Where a fold chunk sits in the GEMM: origin (m0, n0, k0) and extent (dm, dn, dk)."""
-    if df == "os":
-        return {"m0": r0, "n0": c0, "k0": t0, "dm": r, "dn": c, "dk": t}
-    if df == "ws":
-        return {"m0": t0, "n0": c0, "k0": r0, "dm": t, "dn": c, "dk": r}
-    return {"m0": c0, "n0": t0, "k0": r0, "dm": c, "dn": t, "dk": r}
 
 
 def lower_systolic(graph: Graph, config: SystolicConfig, workload: str | None = None) -> Trace:

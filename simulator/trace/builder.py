@@ -42,21 +42,6 @@ class TraceBuilder:
                                         tensor))
         return ident
 
-    def emit_keyed(self, op: str, unit: str, layer: str, dim_keys: tuple[str, ...],
-                   dim_values: Sequence[int], byte_keys: tuple[str, ...],
-                   byte_values: Sequence[int], deps: Iterable[int | None],
-                   tensor: str | None = None) -> int:
-        """:meth:`emit` with dims and bytes as key and value tuples: a columnar builder stores
-        them without making dicts (the systolic fold loop's path); otherwise through
-        :meth:`emit`, so a subclass's adjustments apply."""
-        if self.columnar and type(self).emit is TraceBuilder.emit:
-            unique = set(deps)
-            unique.discard(None)
-            return self.instructions.emit_row(op, unit, layer, dim_keys, dim_values, byte_keys,
-                                              byte_values, sorted(unique), tensor)
-        return self.emit(op, unit, layer, dict(zip(dim_keys, dim_values, strict=True)),
-                         dict(zip(byte_keys, byte_values, strict=True)), deps, tensor)
-
     def trace(self, kind: str, config: Any, workload: str, layers: Sequence[LayerInfo],
               meta: dict[str, Any] | None = None) -> Trace:
         """The finished trace; ``config`` (a config model) is recorded in the header."""

@@ -129,22 +129,13 @@ class InstructionTable(Sequence[Instruction]):
                  byte_values: Iterable[int], deps: Iterable[int], tensor: str | None) -> int:
         """Append one instruction from its parts; ``deps`` are stored as given."""
         ident = len(self._op)
-        code = self.ops.code.get(op)
-        self._op.append(self.ops(op) if code is None else code)
-        code = self.units.code.get(unit)
-        self._unit.append(self.units(unit) if code is None else code)
-        code = self.layers.code.get(layer)
-        self._layer.append(self.layers(layer) if code is None else code)
-        if tensor is None:
-            self._tensor.append(-1)
-        else:
-            code = self.tensors.code.get(tensor)
-            self._tensor.append(self.tensors(tensor) if code is None else code)
+        self._op.append(self.ops(op))
+        self._unit.append(self.units(unit))
+        self._layer.append(self.layers(layer))
+        self._tensor.append(-1 if tensor is None else self.tensors(tensor))
         for schemas, rows, keys, values in ((self._dschema, self._drow, dim_keys, dim_values),
                                             (self._bschema, self._brow, byte_keys, byte_values)):
-            code = self._schema_code.get(keys)
-            if code is None:
-                code = self.schema(keys)
+            code = self.schema(keys)
             schemas.append(code)
             rows.append(self._put(code, values) if keys else 0)
         self._dep_idx.extend(deps)
@@ -183,9 +174,10 @@ class InstructionTable(Sequence[Instruction]):
             widths = np.array([len(spec[column]) for spec in kinds], dtype=np.int64)[k]
             offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
             flat = np.asarray(values, dtype=np.int64)
-            codes_k = lut["dims" if column == 2 else "bytes"][k]
+            schema_of_kind = lut["dims" if column == 2 else "bytes"]
+            codes_k = schema_of_kind[k]
             row = np.zeros(n, dtype=np.int64)
-            for code in sorted(set(lut["dims" if column == 2 else "bytes"].tolist())):
+            for code in sorted(set(schema_of_kind.tolist())):
                 mine = np.flatnonzero(codes_k == code)
                 if not mine.size:
                     continue
