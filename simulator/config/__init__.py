@@ -11,16 +11,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simulator.config.base import HardwareConfig, parse_model, read_yaml, set_dotted
+    from simulator.config.base import HardwareConfig, parse_model
+    from simulator.config.yamlfile import read_yaml, set_dotted
 
 
 def __getattr__(name: str) -> Any:
     """The base module's names, imported on first use (pydantic is slow to import, and
     ``simulator.config.scalesim_cfg`` reads a .cfg without it)."""
-    if name in ("HardwareConfig", "parse_model", "read_yaml", "set_dotted"):
+    if name in ("HardwareConfig", "parse_model"):
         from simulator.config import base
 
         return getattr(base, name)
+    if name in ("read_yaml", "set_dotted"):
+        from simulator.config import yamlfile
+
+        return getattr(yamlfile, name)
     raise AttributeError(f"module 'simulator.config' has no attribute {name!r}")
 
 
@@ -32,7 +37,7 @@ def read_config_file(path: str | Path) -> tuple[Any, dict]:
         from simulator.config.scalesim_cfg import load_scalesim_cfg
 
         return load_scalesim_cfg(path).model_dump(), {}
-    from simulator.config.base import read_yaml
+    from simulator.config.yamlfile import read_yaml
 
     return read_yaml(path)
 

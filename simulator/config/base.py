@@ -1,4 +1,5 @@
-"""Shared config pieces: strict pydantic base, memory/energy tables, and YAML loading with lines.
+"""Shared config pieces: strict pydantic base, memory/energy tables, and validation errors with
+lines (the YAML reading itself is :mod:`simulator.config.yamlfile`, which needs no pydantic).
 
 Every error a user can make in a config file is reported as ``file:line: field.path: message``.
 """
@@ -10,7 +11,6 @@ import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,8 +22,18 @@ from pydantic import (
     model_validator,
 )
 
+from simulator.config.methods import EnergyMethods, HardwareMethods
+from simulator.config.yamlfile import (  # noqa: F401 (this module's names since before the split)
+    OVERRIDES,
+    _flow,
+    _line_index,
+    _origin,
+    _UniqueKeyLoader,
+    parse_yaml_text,
+    read_yaml,
+    set_dotted,
+)
 from simulator.errors import ConfigError
-from workloads.files import read_text
 
 
 def _numeric(annotation: Any) -> bool:
@@ -75,7 +85,7 @@ class ErtEntry(Strict):
 ErtEvent = Literal["mac", "vector", "sram_read", "sram_write", "dram_read", "dram_write"]
 
 
-class EnergyTable(Strict):
+class EnergyTable(EnergyMethods, Strict):
     """Energy per event in picojoules, at 45 nm unless ``node_nm`` says otherwise.
 
     Built-in figures (docs/energy.md gives every source): a MAC 0.2 pJ (Horowitz, ISSCC 2014,
@@ -169,26 +179,6 @@ class EnergyTable(Strict):
             raise FieldsError("ert_map needs an ert file", "ert_map", "ert")
         return self
 
-    def counts_leakage(self) -> bool:
-        """Leakage is counted unless switched off, or the flat table is pinned (see class)."""
-        return self.leakage if self.leakage is not None else self.sram_pj_per_byte is None
-
-    def ert_energies(self) -> dict[str, float]:
-        """Per-event energies the ERT gives: pJ per MAC or vector op, pJ per byte for the
-        memory events (an access's energy over the bytes it moves), used as written."""
-        if self.ert_table is None:
-            return {}
-        from simulator.config.ert import default_map
-
-        chosen = {e: (c, a, None)
-                  for e, (c, a) in default_map(self.ert_table, self.ert_map).items()}
-        chosen.update({e: (m.component, m.action, m.bytes) for e, m in self.ert_map.items()})
-        out = {}
-        for event, (comp, action, nbytes) in chosen.items():
-            pj = self.ert_table[comp][action]
-            out[event] = pj if event in ("mac", "vector") else pj / (nbytes or 8)
-        return out
-
 
 #: A vector operator's cost terms: operations per output element, per element of its first
 #: input, and per output element per window tap (pooling windows, LRN's ``size``).
@@ -214,7 +204,7 @@ def check_cost_keys(costs: dict) -> dict:
     return costs
 
 
-class HardwareConfig(Strict):
+class HardwareConfig(HardwareMethods, Strict):
     """What every hardware kind has: ``kind``, ``name``, ``clock_ghz``, ``dram``,
     ``word_bytes`` and ``energy``. Each kind's model derives from it (with its own defaults),
     so code that needs only these fields works on any kind, a third-party one included."""
@@ -232,82 +222,6 @@ class HardwareConfig(Strict):
     energy: EnergyTable = Field(EnergyTable(),
         description="Energy per event, for the energy report.")
 
-    @property
-    def pe_count(self) -> int:
-        """Multiply-accumulate units (utilization's denominator); kinds override it."""
-        return 1
-
-
-# --------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict:
-    """Map every key path in a composed YAML tree to the 1-based line where it is written."""
-    out = {} if out is None else out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            out[path + (key,)] = key_node.start_mark.line + 1
-            _line_index(value_node, path + (key,), out)
-            # keep the key's own line for the path (the value may start on a later line)
-            out[path + (key,)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, path + (i,), out)
-    return out
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML itself lets the last
-    one win silently, which hides typos such as two ``rows:`` lines)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.get(key)
-            except TypeError:   # an unhashable key: let the base class report it
-                break
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first given at line {first})",
-                    key_node.start_mark)
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-def parse_yaml_text(text: str, where: str) -> tuple[Any, dict]:
-    """Parse YAML text: its data and the key-path -> line index; errors name ``where:line``."""
-    # parsed once (yaml.compose, then yaml.load, parsed the text twice): the composed tree
-    # gives the lines, then is constructed into the data (construction flattens ``<<`` merges
-    # in the tree, so the lines are read first; a key that is a list or a mapping cannot be
-    # indexed, and construction reports it as YAML's "found unhashable key")
-    try:
-        loader = _UniqueKeyLoader(text)
-        try:
-            node = loader.get_single_node()
-            try:
-                lines: dict | None = _line_index(node) if node is not None else {}
-            except TypeError:
-                lines = None
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f"{where}:{mark.line + 1}" if mark else where
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"invalid YAML: {problem}", where=at) from None
-    return data, lines if lines is not None else _line_index(node)
-
-
-def read_yaml(path: Path, what: str = "config") -> tuple[Any, dict]:
-    """Parse a YAML file; return its data and the key-path -> line index."""
-    return parse_yaml_text(read_text(path, what, ConfigError), str(path))
-
 
 class FieldsError(ValueError):
     """A cross-field rule broken (``warmup`` must be smaller than ``requests``): raised in a
@@ -317,26 +231,6 @@ class FieldsError(ValueError):
     def __init__(self, message: str, *fields: str) -> None:
         super().__init__(message)
         self.fields = fields
-
-
-#: key of a line index under which :func:`set_dotted` records where overridden values came
-#: from (dotted path tuple -> ``--set KEY=VALUE``), so errors name the command line
-OVERRIDES = "--set"
-
-
-def _origin(lines: dict, path: tuple, source: str) -> str | None:
-    """Where the value at ``path`` (or its nearest written ancestor) was given: the ``--set``
-    that overrode it, else ``source:line``; None when no line is known."""
-    given = lines.get(OVERRIDES, {})
-    for cut in range(len(path), -1, -1):
-        if path[:cut] in given:
-            return given[path[:cut]]
-        if cut and path[:cut] in lines:
-            return f"{source}:{lines[path[:cut]]}"
-    created = next((o for p, o in given.items() if path and p[:len(path)] == path), None)
-    if created:   # a key the file does not have, made by a --set under it (--set 0.0=1)
-        return created
-    return f"{source}:{lines[()]}" if () in lines else None
 
 
 def _shown(value: Any) -> str:
@@ -417,39 +311,3 @@ def parse_model(model: type[BaseModel], data: Any, source: str, lines: dict) -> 
     except ValidationError as err:
         err._archsim_model = model  # type: ignore[attr-defined]
         raise validation_error(err, source, lines) from None
-
-
-def set_dotted(data: dict, dotted: str, value: Any, lines: dict | None = None) -> None:
-    """Set ``a.b.c`` in a nested dict, creating mappings on the way: the override primitive.
-    With the file's ``lines`` index, the value's origin (``--set a.b.c=VALUE``) replaces the
-    file lines under that path, so an error in it names the command line, not the file."""
-    parts = dotted.split(".")
-    origin = f"--set {dotted}={_flow(value)}"
-    if not all(parts):
-        raise ConfigError(f"{dotted!r} is not a dotted key path (e.g. array.rows)",
-                          where=origin)
-    node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{dotted}: {part!r} is not a mapping, cannot set a key inside it",
-                              where=origin)
-    node[parts[-1]] = value
-    if lines is not None:
-        path = tuple(parts)
-        for key in [k for k in lines if isinstance(k, tuple) and k[:len(path)] == path]:
-            del lines[key]
-        given = lines.setdefault(OVERRIDES, {})
-        for key in [k for k in given if k[:len(path)] == path]:
-            del given[key]
-        given[path] = origin
-
-
-def _flow(value: Any) -> str:
-    """A value in YAML flow style, as it would be typed after ``--set KEY=``."""
-    try:
-        text = yaml.safe_dump(value, default_flow_style=True, width=1 << 16,
-                              sort_keys=False).strip()
-    except yaml.YAMLError:
-        return repr(value)
-    return text.removesuffix("...").strip()

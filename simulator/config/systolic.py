@@ -7,18 +7,10 @@ from typing import Literal
 from pydantic import Field
 
 from simulator.config.base import HardwareConfig, Strict, VectorCosts
+from simulator.config.methods import SPATIAL, SystolicMethods, spatial
 
-#: What each dataflow maps onto the array's rows, onto its columns, and streams in time, for a
-#: GEMM C[M x N] = A[M x K] x B[K x N] (SCALE-Sim's mapping): the lowering tiles by it and the
-#: fold rule (simulator.hw.fold) times by it.
-SPATIAL = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
-
-
-def spatial(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
-    """(Sr, Sc, T): the GEMM extents on the rows, on the columns and in time."""
-    dims = {"m": m, "n": n, "k": k}
-    sr, sc, t = (dims[d] for d in SPATIAL[dataflow])
-    return sr, sc, t
+__all__ = ["SPATIAL", "ArrayConfig", "ScaleSimOptions", "SramConfig", "SystolicConfig",
+           "VectorConfig", "spatial"]
 
 
 class ArrayConfig(Strict):
@@ -81,7 +73,7 @@ class ScaleSimOptions(Strict):
         description="SCALE-Sim's write request buffer entries.")
 
 
-class SystolicConfig(HardwareConfig):
+class SystolicConfig(SystolicMethods, HardwareConfig):
     """``kind: systolic``. Every field can be named by dotted path (``array.rows``) in sweeps."""
 
     kind: Literal["systolic"] = Field("systolic", description="Always systolic.")
@@ -103,14 +95,3 @@ class SystolicConfig(HardwareConfig):
     memory_gb: float | None = Field(None, gt=0,
         description=("Off-chip memory capacity, GB (10^9 bytes): holds an LLM's weights and KV "
                      "cache in archsim serve's LLM study. None: not modelled."))
-
-    @property
-    def pe_count(self) -> int:
-        return self.array.rows * self.array.cols
-
-    def macs_per_pe(self, weight_bits: int | None) -> int:
-        """MACs a PE runs per cycle on weights of ``weight_bits`` (None: ``word_bytes`` x 8)."""
-        if not self.precision_scalable:
-            return 1
-        word = self.word_bytes * 8
-        return max(1, (self.datapath_bits or word) // (weight_bits or word))
