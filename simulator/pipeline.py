@@ -160,8 +160,10 @@ def simulate(trace: Trace, config=None, timeline: bool = False, progress=None) -
     step's weight and KV bytes, TTFT or TPOT, tokens/s, arithmetic intensity, cycles by layer
     group; ``workloads.llm.metrics``) when the trace header carries the step's facts.
     """
-    if config is None:
-        config = config_from_dict(trace.config, "trace header")
+    if config is None:   # the recorded config, without pydantic when plainly valid
+        from simulator.config.plain import plain_config
+
+        config = plain_config(trace.config) or config_from_dict(trace.config, "trace header")
     if config.kind != trace.kind:
         raise TraceError(f"trace was lowered for kind {trace.kind!r} but the config is kind "
                          f"{config.kind!r}; replay on a config of the same kind")

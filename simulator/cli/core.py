@@ -100,7 +100,8 @@ def cmd_run(args) -> int:
     check_output_flags(args)
     if not args.rtol >= 0 or args.rtol == float("inf"):   # NaN fails the first test
         raise ArchsimError(f"--rtol must be a finite number >= 0, got {args.rtol}")
-    config = api.load_config(args.config, parse_overrides(args.overrides))
+    # plain: the config without pydantic when it is plainly valid (start-up time)
+    config = api.load_config(args.config, parse_overrides(args.overrides), plain=True)
     graph, model = load_inputs(args, model=args.functional)   # the ONNX model: --functional
     lowered, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload
@@ -135,7 +136,7 @@ def cmd_replay(args) -> int:
 
     check_output_flags(args)
     trace = read_trace(args.trace)
-    config = api.load_config(args.config) if args.config else None
+    config = api.load_config(args.config, plain=True) if args.config else None
     try:
         with Progress(f"replaying {len(trace.instructions):,} instructions") as progress:
             result = api.simulate(trace, config, bool(args.timeline), progress)
@@ -177,7 +178,7 @@ def cmd_lower(args) -> int:
     from simulator.trace import write_trace
 
     check_output(args.output, "-o")
-    config = api.load_config(args.config, parse_overrides(args.overrides))
+    config = api.load_config(args.config, parse_overrides(args.overrides), plain=True)
     graph, _ = load_inputs(args, model=False)
     _, trace = compile_with_warnings(config, graph, pass_specs(args))
     trace.workload = args.workload

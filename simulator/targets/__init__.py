@@ -16,11 +16,14 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.config import read_config_file, set_dotted
-from simulator.config.base import HardwareConfig, parse_model
+from simulator.config import read_config_file
+from simulator.config.yamlfile import set_dotted
 from simulator.errors import ConfigError
+
+if TYPE_CHECKING:
+    from simulator.config.base import HardwareConfig
 
 ENTRY_POINT_GROUP = "archsim.targets"
 
@@ -37,6 +40,9 @@ def _no_passes(config: Any) -> list[str]:
 class Target:
     """One hardware kind, everything the pipeline needs to know about it.
 
+    - ``config_model``: its config model, or ``"module:Class"`` naming it (imported on first
+      use: building pydantic models is slow, and a run may read its config without them,
+      :mod:`simulator.config.plain`); :func:`config_model` gives the class.
     - ``lower(graph, config, workload_name) -> Trace``; it runs no passes.
     - ``simulate(trace, config, timeline, progress) -> Result``.
     - ``required_passes(config) -> [pass spec, ...]``: run by the pipeline after the user's
@@ -52,7 +58,7 @@ class Target:
     """
 
     kind: str
-    config_model: type[HardwareConfig]
+    config_model: type[HardwareConfig] | str
     lower: Callable[..., Any]
     simulate: Callable[..., Any]
     lowers: Callable[[str, str], bool]
@@ -129,7 +135,7 @@ def array_estimate(graph, rows: int, cols: int, dataflow: str, word_bytes: int,
     """Instructions a systolic-array lowering emits, roughly: a load, a GEMM and a store per
     chunk of every fold (a fold streams T rows in chunks whose tiles fit half their SRAM:
     ``sram_kb`` = ifmap, filter, ofmap), three per other op."""
-    from simulator.config.systolic import spatial
+    from simulator.config.methods import spatial
     from workloads import ops
 
     half = [max(1, int(kb * 512)) for kb in sram_kb]   # half of each SRAM, bytes
@@ -169,19 +175,38 @@ def config_from_dict(data: Any, source: str = "<config>", lines: dict | None = N
             ("kind",) in lines.get("--set", {}) else source
         got = "missing" if kind is None else f"{kind!r} is unknown"
         raise ConfigError(f"kind: {got}; accepted kinds: {', '.join(kinds())}", where=where)
-    return parse_model(get_target(kind).config_model, data, source, lines)
+    from simulator.config.base import parse_model
+
+    return parse_model(config_model(kind), data, source, lines)
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> HardwareConfig:
-    """Load a YAML config (or a SCALE-Sim ``.cfg``), applying dotted-path ``overrides`` first."""
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None, *,
+                plain: bool = False) -> HardwareConfig:
+    """Load a YAML config (or a SCALE-Sim ``.cfg``), applying dotted-path ``overrides`` first.
+
+    ``plain``: a config the fast path takes (:func:`simulator.config.plain.plain_config`: the
+    common case of a built-in kind it describes) is returned as a read-only object with the
+    model's attributes, methods and ``model_dump``, without importing pydantic; anything else
+    goes through the model as without it."""
     data, lines = read_config_file(path)
     for dotted, value in (overrides or {}).items():
         if not isinstance(data, dict):
             break
         set_dotted(data, dotted, value, lines)
+    if plain:
+        from simulator.config.plain import plain_config
+
+        config = plain_config(data)
+        if config is not None:
+            return config  # type: ignore[return-value]
     return config_from_dict(data, str(path), lines)
 
 
 def config_model(kind: str) -> type[HardwareConfig]:
-    return get_target(kind).config_model
+    """The config model of ``kind`` (the class, also when its target names it by string)."""
+    model = get_target(kind).config_model
+    if isinstance(model, str):
+        module, name = model.split(":")
+        model = getattr(importlib.import_module(module), name)
+    return model
 

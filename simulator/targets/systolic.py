@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from simulator.config.systolic import SystolicConfig
+from typing import TYPE_CHECKING
+
 from simulator.targets import Target, op_category
+
+if TYPE_CHECKING:
+    from simulator.config.systolic import SystolicConfig
 
 
 def lower(graph, config: SystolicConfig, workload: str | None = None):
@@ -40,7 +44,7 @@ def estimate(graph, config: SystolicConfig) -> int:
 
 
 TARGET = Target(
-    kind="systolic", estimate=estimate,
-    config_model=SystolicConfig, lower=lower, simulate=simulate, lowers=lowers,
+    kind="systolic", estimate=estimate, config_model="simulator.config.systolic:SystolicConfig",
+    lower=lower, simulate=simulate, lowers=lowers,
     runs="DNN workloads and, as the op-by-op baseline, GNN workloads",
     description="TPU-like systolic GEMM array, OS/WS/IS dataflows, explicit or implicit im2col")
