@@ -76,25 +76,34 @@ def line(text: str, width: int) -> str | None:
 
 
 def table(tbl: Any, width: int) -> str | None:
-    """``console.print(tbl)``'s output for a plain rich Table, or None."""
-    from rich import box
+    """``console.print(tbl)``'s output for a plain rich Table or a report table
+    (:class:`simulator.report.table.Table`: rich's defaults by construction), or None."""
+    if hasattr(tbl, "__rich__"):   # a report table: no rich options to check
+        title, end_section = tbl.title, tbl.end_section
+        columns = [(c.header, c.justify, c.cells) for c in tbl.columns]
+    else:
+        from rich import box
 
-    if not (tbl.box is box.HEAVY_HEAD and tbl._padding == (0, 1, 0, 1) and tbl.pad_edge and
-            not tbl._expand and tbl.show_header and not tbl.show_footer and tbl.show_edge and
-            not tbl.show_lines and tbl.leading == 0 and not tbl.collapse_padding and
-            tbl.width is None and tbl.min_width is None and tbl.caption is None and
-            tbl.title_justify == "left" and not tbl.row_styles and _plain(tbl.title or "") and
-            not any(row.style for row in tbl.rows)):
+        if not (tbl.box is box.HEAVY_HEAD and tbl._padding == (0, 1, 0, 1) and tbl.pad_edge and
+                not tbl._expand and tbl.show_header and not tbl.show_footer and tbl.show_edge
+                and not tbl.show_lines and tbl.leading == 0 and not tbl.collapse_padding and
+                tbl.width is None and tbl.min_width is None and tbl.caption is None and
+                tbl.title_justify == "left" and not tbl.row_styles and
+                not any(row.style for row in tbl.rows)):
+            return None
+        if any(c.width is not None or c.min_width is not None or c.max_width is not None or
+               c.ratio is not None for c in tbl.columns):
+            return None
+        title, end_section = tbl.title, [row.end_section for row in tbl.rows]
+        columns = [(c.header, c.justify, c._cells) for c in tbl.columns]
+    title = title or ""
+    if not columns or not end_section or not _plain(title) or any(
+            justify not in ("left", "right") or not _plain(header) or
+            not all(_plain(cell) for cell in cells) for header, justify, cells in columns):
         return None
-    columns = tbl.columns
-    if not columns or not tbl.rows or any(
-            c.justify not in ("left", "right") or c.width is not None or c.min_width is not None
-            or c.max_width is not None or c.ratio is not None or not _plain(c.header) or
-            not all(_plain(cell) for cell in c._cells) for c in columns):
-        return None
-    widths = [max(len(c.header), *(len(cell) for cell in c._cells)) + 2 for c in columns]
+    widths = [max(len(header), *(len(cell) for cell in cells)) + 2
+              for header, _, cells in columns]
     total = sum(widths) + len(widths) + 1
-    title = tbl.title or ""
     if total > width or len(title) > total:
         return None
 
@@ -102,18 +111,18 @@ def table(tbl: Any, width: int) -> str | None:
         return left + cross.join(fill * w for w in widths) + right + "\n"
 
     def cells(values: list[str], edge: str) -> str:
-        parts = [f" {v.ljust(w - 2) if c.justify == 'left' else v.rjust(w - 2)} "
+        parts = [f" {v.ljust(w - 2) if c[1] == 'left' else v.rjust(w - 2)} "
                  for v, w, c in zip(values, widths, columns, strict=True)]
         return edge + edge.join(parts) + edge + "\n"
 
     out = [title.ljust(total) + "\n"] if title else []
     out.append(rule("┏", "━", "┳", "┓"))
-    out.append(cells([c.header for c in columns], "┃"))
+    out.append(cells([c[0] for c in columns], "┃"))
     out.append(rule("┡", "━", "╇", "┩"))
-    rows = tbl.rows
-    for i, row in enumerate(rows):
-        out.append(cells([c._cells[i] for c in columns], "│"))
-        if row.end_section and i < len(rows) - 1:
+    rows = len(end_section)
+    for i, end in enumerate(end_section):
+        out.append(cells([c[2][i] for c in columns], "│"))
+        if end and i < rows - 1:
             out.append(rule("├", "─", "┼", "┤"))
     out.append(rule("└", "─", "┴", "┘"))
     return "".join(out)

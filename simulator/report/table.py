@@ -1,10 +1,54 @@
-"""Terminal tables (rich): per-layer rows and the totals."""
+"""Terminal tables: per-layer rows and the totals, printed by rich (or, when rich would print
+plain text, by ``simulator.cli.plaintext`` without importing rich)."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import Any
 
 from simulator.result import Result
+
+
+class Column:
+    """A column of a :class:`Table`: its header, left/right justification, cells."""
+
+    __slots__ = ("header", "justify", "cells")
+
+    def __init__(self, header: str, justify: str) -> None:
+        self.header, self.justify, self.cells = header, justify, []
+
+
+class Table:
+    """A report table's content, in rich ``Table``'s terms (``add_column``, ``add_row``,
+    ``add_section``) with rich's defaults and a left-justified title; it becomes a rich Table
+    only when rich prints it (``console.print(table)`` calls :meth:`__rich__`)."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.columns: list[Column] = []
+        #: per row: whether a rule closes its section
+        self.end_section: list[bool] = []
+
+    def add_column(self, header: str, justify: str = "left") -> None:
+        self.columns.append(Column(header, justify))
+
+    def add_row(self, *cells: str, end_section: bool = False) -> None:
+        for column, cell in zip(self.columns, cells, strict=True):
+            column.cells.append(cell)
+        self.end_section.append(end_section)
+
+    def add_section(self) -> None:
+        if self.end_section:
+            self.end_section[-1] = True
+
+    def __rich__(self) -> Any:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title=self.title, title_justify="left")
+        for column in self.columns:
+            table.add_column(column.header, justify=column.justify)
+        for i, end in enumerate(self.end_section):
+            table.add_row(*(c.cells[i] for c in self.columns), end_section=end)
+        return table
 
 
 def _shape(lr) -> str:
@@ -24,8 +68,7 @@ def _si(value: float) -> str:
 
 
 def layer_table(result: Result) -> Table:
-    table = Table(title=f"{result.workload} on {result.config_name} ({result.kind})",
-                  title_justify="left")
+    table = Table(title=f"{result.workload} on {result.config_name} ({result.kind})")
     for name, justify in (("layer", "left"), ("op", "left"), ("M,N,K", "right"),
                           ("cycles", "right"), ("MACs", "right"), ("util %", "right"),
                           ("DRAM B", "right"), ("SRAM B", "right"), ("energy uJ", "right")):
