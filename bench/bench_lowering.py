@@ -3,7 +3,9 @@
 Target (issue 20): >= 1,000,000 instructions/s. The workload is the engine benchmark's: ResNet-18
 on an 8x8 systolic array with 4 KiB SRAMs (~430k LOAD/GEMM/STORE instructions). Time is CPU time
 (the machine is shared), the best of N calls of `api.lower` on the prepared graph (import and
-passes excluded: `api.prepare` runs once).
+passes excluded: `api.prepare` runs once). Large GEMMs fold in the compiled loop
+(simulator/lower/_fold_kernel.py) once numba pays: the first call in a process folds its first
+KERNEL_LOAD_FOLDS folds in Python and then loads numba; it is printed too.
 """
 
 from __future__ import annotations
@@ -26,16 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = bench_config()
     graph = api.prepare(cfg, args.workload)
-    best = float("inf")
+    times = []
     for _ in range(args.repeat):
         t0 = time.process_time()
         trace = api.lower(cfg, graph)
-        best = min(best, time.process_time() - t0)
+        times.append(time.process_time() - t0)
         n = len(trace.instructions)
         del trace
+    best = min(times)
     rate = n / best
-    print(f"lowering: {n:,} instructions ({args.workload} on 8x8), {best:.2f} s CPU -> "
-          f"{rate:,.0f} instructions/s [target >= {TARGET:,}] "
+    print(f"lowering: {n:,} instructions ({args.workload} on 8x8), {best:.2f} s CPU (first in "
+          f"the process {times[0]:.2f} s) -> {rate:,.0f} instructions/s [target >= {TARGET:,}] "
           f"{'OK' if rate >= TARGET else 'MISSED'}")
     return 0 if rate >= TARGET else 1
 

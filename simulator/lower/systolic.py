@@ -15,11 +15,12 @@ GEMM that produced its outputs. An operand that fits whole in half its SRAM is l
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+import sys
 from collections.abc import Callable
 
 from simulator.config.systolic import SystolicConfig, spatial
 from simulator.lower.implicit_conv import ConvGeometry
+from simulator.lower.sram import Sram, Tile
 from simulator.lower.vector_ops import (
     gemm_args,
     lower_alias_op,
@@ -47,50 +48,12 @@ KINDS = (("LOAD", "dma_load", LOAD_BYTES), ("GEMM", "array", GEMM_BYTES),
          ("STORE", "dma_store", STORE_BYTES))
 #: instructions a fold loop collects before handing them to the trace
 BATCH = 1 << 16
-
-
-class _Tile:
-    """A tile resident in an SRAM: its size and the last instruction that uses it."""
-
-    __slots__ = ("nbytes", "release")
-
-    def __init__(self, nbytes: int, release: int | None) -> None:
-        self.nbytes = nbytes
-        self.release = release
-
-
-class _Sram:
-    """An operand SRAM of ``capacity`` bytes holding whole tiles, evicted oldest first.
-
-    Tiles are at most half the capacity, so one tile can be filled while another is in use:
-    double buffering, and more when tiles are small. A tile still resident when it is needed
-    again is reused, so an operand that fits on chip is read from DRAM once.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(1, capacity)
-        self.half = max(1, capacity // 2)
-        self.tiles: OrderedDict[tuple, _Tile] = OrderedDict()
-        self.used = 0
-
-    def allocate(self, key: tuple, nbytes: int) -> tuple[_Tile, list[int]]:
-        """Make room (evicting oldest tiles) and return the new tile and the instructions that
-        must finish before its space can be overwritten."""
-        waits: list[int] = []
-        while self.tiles and self.used + nbytes > self.capacity:
-            _, old = self.tiles.popitem(last=False)
-            self.used -= old.nbytes
-            if old.release is not None:
-                waits.append(old.release)
-        tile = _Tile(nbytes, None)
-        self.tiles[key] = tile
-        self.used += nbytes
-        return tile, waits
-
-    def drop(self, key: tuple) -> None:
-        tile = self.tiles.pop(key, None)
-        if tile is not None:
-            self.used -= tile.nbytes
+#: the compiled fold loop (:mod:`simulator.lower._fold_kernel`) runs a GEMM of at least
+#: KERNEL_MIN_FOLDS folds once loading numba has paid: it is loaded already, or the lowering
+#: has folded KERNEL_LOAD_FOLDS folds (about as long in Python as importing numba takes)
+KERNEL_MIN_FOLDS = 64
+KERNEL_LOAD_FOLDS = 50_000
+_KERNEL_MODULE = "simulator.lower._fold_kernel"
 
 
 class SystolicLowering:
@@ -100,14 +63,15 @@ class SystolicLowering:
         self.cfg = config
         self.R, self.C = config.array.rows, config.array.cols
         kib = 1024
-        self.ifmap = _Sram(int(config.sram.ifmap_kb * kib))
-        self.filter = _Sram(int(config.sram.filter_kb * kib))
-        self.ofmap = _Sram(int(config.sram.ofmap_kb * kib))
+        self.ifmap = Sram(int(config.sram.ifmap_kb * kib))
+        self.filter = Sram(int(config.sram.filter_kb * kib))
+        self.ofmap = Sram(int(config.sram.ofmap_kb * kib))
         self.out = TraceBuilder(columnar=True)
         self.last_write: dict[str, int] = {}   # tensor -> last instruction writing it to DRAM
+        self.folds = 0                         # folds lowered so far (when numba pays)
 
-    def _fetch(self, sram: _Sram, key: tuple, nbytes: int, tensor: str, batch: _Batch
-               ) -> _Tile:
+    def _fetch(self, sram: Sram, key: tuple, nbytes: int, tensor: str, batch: _Batch
+               ) -> Tile:
         """The resident tile ``key``, loaded from DRAM by one LOAD if it is not on chip."""
         tile = sram.tiles.get(key)
         if tile is not None:
@@ -191,6 +155,15 @@ class SystolicLowering:
                        self.ofmap.half // (C * g.c_bytes)]
         return max(1, min(t, *limits))
 
+    def _compiled_pays(self, folds: int, g: GemmShape) -> bool:
+        """Whether the compiled fold loop runs this GEMM (same instructions either way): it
+        writes into a columnar trace only, and handles integer A/C widths."""
+        out = self.out
+        return (folds >= KERNEL_MIN_FOLDS
+                and (_KERNEL_MODULE in sys.modules or self.folds >= KERNEL_LOAD_FOLDS)
+                and out.columnar and type(out).emit is TraceBuilder.emit
+                and type(g.a_bytes) is int and type(g.c_bytes) is int)
+
     def _lower_gemm(self, g: GemmShape, layer: str, a_src: str, group: int,
                     row_folds: list[tuple[int, int]] | None = None,
                     a_tiles: Callable[[dict], list[tuple[tuple, int]]] | None = None,
@@ -211,10 +184,21 @@ class SystolicLowering:
         chunks = [(t0, min(tk, t - t0)) for t0 in range(0, t, tk)]
         # ws/is: partial sums of a column fold stay on chip across K folds when they all fit.
         psum_on_chip = df == "os" or t * C * g.c_bytes <= self.ofmap.half
+        folds = -(-sc // C) * len(rows) * len(chunks)
+        self.folds += folds
+        dim_keys = GEMM_DIMS + ("pack",) if pack > 1 else GEMM_DIMS
+        if a_tiles is None and self._compiled_pays(folds, g):
+            from simulator.lower.fold_compiled import fold_compiled
+
+            kinds = [(op, unit, dim_keys if k == GEMM else (), byte_keys)
+                     for k, (op, unit, byte_keys) in enumerate(KINDS)]
+            fold_compiled((self.ifmap, self.filter, self.ofmap), self.last_write,
+                          self.out.instructions, df, C, g, layer, a_src, group, rows, chunks,
+                          pack, psum_on_chip, origin, sc, kinds, BATCH)
+            return
         batch = _Batch(len(self.out.instructions))
         kinds, tensors, values = batch.kind, batch.tensor, batch.values
         dims, deps_out, ndeps = batch.dims, batch.deps, batch.ndeps
-        dim_keys = GEMM_DIMS + ("pack",) if pack > 1 else GEMM_DIMS
         fetch, ifmap, filt, ofmap = self._fetch, self.ifmap, self.filter, self.ofmap
         ifmap_tiles, filter_tiles, ofmap_tiles = ifmap.tiles, filt.tiles, ofmap.tiles
         c_tensor, b_tensor, psum = g.c_tensor, g.b_tensor, f"{g.c_tensor}.psum"

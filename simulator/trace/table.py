@@ -145,11 +145,14 @@ class InstructionTable(Sequence[Instruction]):
     def extend_kinds(self, kinds: Sequence[tuple[str, str, tuple[str, ...], tuple[str, ...]]],
                      kind: Sequence[int], layer: str, tensors: Sequence[str | None],
                      dim_values: Sequence[int], byte_values: Sequence[int],
-                     deps: Sequence[int], ndeps: Sequence[int]) -> None:
+                     deps: Sequence[int], ndeps: Sequence[int],
+                     tensor_names: Sequence[str | None] | None = None) -> None:
         """Append a batch of instructions of one layer, column by column (numpy, no per-
         instruction Python): instruction j is of ``kinds[kind[j]]`` = (op, unit, dim keys,
         byte keys); its dims and bytes are the next values of ``dim_values`` and
-        ``byte_values`` (as many as its keys), its deps the next ``ndeps[j]`` of ``deps``."""
+        ``byte_values`` (as many as its keys), its deps the next ``ndeps[j]`` of ``deps``.
+        Its tensor is ``tensors[j]``, or ``tensor_names[tensors[j]]`` when names are given
+        (then ``tensors`` holds small ints). Any of these may be numpy arrays."""
         import numpy as np
 
         n = len(kind)
@@ -165,9 +168,18 @@ class InstructionTable(Sequence[Instruction]):
         self._unit.frombytes(lut["unit"][k].astype(np.int32).tobytes())
         self._layer.frombytes(np.full(n, self.layers(layer), dtype=np.int32).tobytes())
         pool = self.tensors
-        codes = [-1 if t is None else pool(t) for t in dict.fromkeys(tensors)]
-        code_of = dict(zip(dict.fromkeys(tensors), codes, strict=True))
-        self._tensor.extend(map(code_of.__getitem__, tensors))
+        if tensor_names is None:
+            codes = [-1 if t is None else pool(t) for t in dict.fromkeys(tensors)]
+            code_of = dict(zip(dict.fromkeys(tensors), codes, strict=True))
+            self._tensor.extend(map(code_of.__getitem__, tensors))
+        else:   # names enter the pool in order of first appearance, as above
+            which = np.asarray(tensors, dtype=np.intp)
+            first = [(int(np.argmax(which == j)), j) for j in range(len(tensor_names))
+                     if (which == j).any()]
+            code_of = np.full(len(tensor_names), -1, dtype=np.int32)
+            for _, j in sorted(first):
+                code_of[j] = -1 if tensor_names[j] is None else pool(tensor_names[j])
+            self._tensor.frombytes(code_of[which].tobytes())
         for schemas, rows, values, column in (
                 (self._dschema, self._drow, dim_values, 2),
                 (self._bschema, self._brow, byte_values, 3)):
