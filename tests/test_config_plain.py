@@ -185,7 +185,5 @@ def test_a_small_run_prints_its_table_without_rich():
     assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}
 
 
-@pytest.mark.xfail(reason="simulator.lower.systolic, simulator.hw.systolic and simulator.hw.common "
-                          "import SystolicConfig/EnergyTable at module level", strict=False)
 def test_a_small_run_imports_no_pydantic():
     assert "pydantic" not in _run_modules()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from itertools import groupby, repeat
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.config.base import EnergyTable
 from simulator.engine import EngineStats
 from simulator.hw.energy import event_energies
 from simulator.result import BYTE_KEYS, LayerResult, Result, TimelineEvent, UnitResult
 from simulator.trace import InstructionTable, Trace
+
+if TYPE_CHECKING:   # the pydantic models: a run reads its config without them
+    from simulator.config.base import EnergyTable
 
 
 def energy_pj(table: EnergyTable, macs: int, nbytes: dict[str, int], vector_ops: int = 0,

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
-from simulator.config.systolic import SystolicConfig
+from typing import TYPE_CHECKING
+
 from simulator.engine import Channel, Engine, TaskArrays
 from simulator.errors import TraceError
 from simulator.hw import fold
 from simulator.hw.common import build_result
 from simulator.result import Result
 from simulator.trace import InstructionTable, Trace
+
+if TYPE_CHECKING:   # the pydantic models: a run reads its config without them
+    from simulator.config.systolic import SystolicConfig
 
 DRAM = "dram"
 #: the unit each op runs on

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from simulator.config.systolic import SystolicConfig, spatial
+from simulator.config.methods import spatial
 from simulator.lower.implicit_conv import ConvGeometry
 from simulator.lower.sram import Sram, Tile
 from simulator.lower.vector_ops import (
@@ -35,6 +36,9 @@ from workloads.ops import (
     is_view,
     needs_im2col,
 )
+
+if TYPE_CHECKING:   # the pydantic models: a run reads its config without them
+    from simulator.config.systolic import SystolicConfig
 
 #: a GEMM fold chunk's dims (then "pack" on precision-scalable PEs), and the byte keys of the
 #: instructions the fold loop emits: the order their values are given in
