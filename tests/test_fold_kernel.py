@@ -101,7 +101,7 @@ def test_grouped_convolutions_key_tiles_by_group(monkeypatch):
 @pytest.mark.parametrize("config,workload,passes", [
     ("systolic-32-ws.yaml", "zoo:tiny_cnn", ()),
     ("systolic-128-os.yaml", "zoo:tiny_transformer", ()),
-    ("systolic-32-ws.yaml", "zoo:mobilenet_v2", ("im2col=implicit",)),   # opaque keys
+    ("systolic-32-ws.yaml", "zoo:tiny_cnn", ("im2col=implicit",)),   # opaque keys
     ("systolic-32-ws.yaml", "zoo:tiny_cnn", ("squant:bits=4",)),
 ])
 def test_models_lower_identically(monkeypatch, config, workload, passes):
