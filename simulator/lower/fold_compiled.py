@@ -122,7 +122,7 @@ def fold_compiled(srams: tuple[Sram, Sram, Sram], last_writes: dict[str, int],
     deps = scratch = np.empty(0, dtype=np.int64)
     while True:
         live = meta[:, kernel.TAIL] - meta[:, kernel.HEAD]
-        if state.shape[1] < int(live.max()) + cap + 8:   # tiles of no bytes pile up
+        if state.shape[1] < int(live.max()) + cap + 8:   # more tiles live than at the start
             grown = np.empty((len(srams), int(live.max()) + cap + 8, kernel.FIELDS),
                              dtype=np.int64)
             for s in range(len(srams)):
