@@ -16,6 +16,7 @@ import numpy as np
 
 from simulator.lower import _fold_kernel as kernel
 from simulator.lower.sram import Sram, Tile
+from simulator.trace.table import NamePool
 
 if TYPE_CHECKING:
     from simulator.trace.table import InstructionTable
@@ -29,16 +30,8 @@ class _Keys:
     is kept aside and gets a negative code (it takes space and is evicted, never matched)."""
 
     def __init__(self) -> None:
-        self.code: dict[str, int] = {}
-        self.names: list[str] = []
+        self.tensor = NamePool()   # tensor name -> code
         self.opaque: list[tuple] = []
-
-    def tensor(self, name: str) -> int:
-        code = self.code.get(name)
-        if code is None:
-            code = self.code[name] = len(self.names)
-            self.names.append(name)
-        return code
 
     def row(self, key: tuple) -> tuple[int, int, int, int]:
         if (len(key) == 4 and type(key[0]) is str and type(key[1]) is int
@@ -48,7 +41,7 @@ class _Keys:
         return -len(self.opaque), 0, 0, 0
 
     def key(self, code: int, group: int, x: int, y: int) -> tuple:
-        return (self.names[code], group, x, y) if code >= 0 else self.opaque[-code - 1]
+        return (self.tensor.names[code], group, x, y) if code >= 0 else self.opaque[-code - 1]
 
 
 def _sram_state(srams: tuple[Sram, ...], keys: _Keys, slots: int):

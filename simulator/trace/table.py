@@ -25,7 +25,7 @@ _INT32 = "i"
 _INT64 = "q"
 
 
-class _Pool:
+class NamePool:
     """Strings numbered in order of first appearance."""
 
     __slots__ = ("code", "names")
@@ -56,10 +56,10 @@ class InstructionTable(Sequence[Instruction]):
         self._brow = array(_INT32)
         self._dep_ptr = array(_INT64, [0])
         self._dep_idx = array(_INT32)
-        self.ops = _Pool()
-        self.units = _Pool()
-        self.layers = _Pool()
-        self.tensors = _Pool()
+        self.ops = NamePool()
+        self.units = NamePool()
+        self.layers = NamePool()
+        self.tensors = NamePool()
         self._schema_code: dict[tuple[str, ...], int] = {}
         self.schemas: list[tuple[str, ...]] = []
         self._blocks: list[Any] = []       # per schema: its rows' values, row after row
