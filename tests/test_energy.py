@@ -300,7 +300,7 @@ def test_summary_json_has_area_and_the_split(tmp_path, capsys):
 
 
 def _yaml(path):
-    from simulator.config.base import read_yaml
+    from simulator.config.yamlfile import read_yaml
 
     return read_yaml(path, "ERT")
 

@@ -38,7 +38,7 @@ def cmd_gnn_report(args) -> int:
     if args.config:
         config = load_config(args.config, overrides)
     else:
-        from simulator.config.base import set_dotted
+        from simulator.config.yamlfile import set_dotted
 
         data: dict[str, Any] = {"kind": "zipper"}
         for key, value in overrides.items():

@@ -23,16 +23,7 @@ from pydantic import (
 )
 
 from simulator.config.methods import EnergyMethods, HardwareMethods
-from simulator.config.yamlfile import (  # noqa: F401 (this module's names since before the split)
-    OVERRIDES,
-    _flow,
-    _line_index,
-    _origin,
-    _UniqueKeyLoader,
-    parse_yaml_text,
-    read_yaml,
-    set_dotted,
-)
+from simulator.config.yamlfile import OVERRIDES, _origin, read_yaml
 from simulator.errors import ConfigError
 
 

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import FieldsError, Strict, parse_model, read_yaml, set_dotted
+from simulator.config.base import FieldsError, Strict, parse_model
+from simulator.config.yamlfile import read_yaml, set_dotted
 
 POLICIES = ("random", "oracle", "dubhe")
 

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from simulator.config.base import FieldsError, Strict, parse_model, read_yaml, set_dotted
+from simulator.config.base import FieldsError, Strict, parse_model
+from simulator.config.yamlfile import read_yaml, set_dotted
 
 #: log(tokens) mean and standard deviation of the ShareGPT trace (see the module doc).
 SHAREGPT_PROMPT = (7.0065, 1.6258)

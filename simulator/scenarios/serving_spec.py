@@ -8,15 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.base import (
-    OVERRIDES,
-    FieldsError,
-    Strict,
-    _origin,
-    parse_model,
-    read_yaml,
-    set_dotted,
-)
+from simulator.config.base import FieldsError, Strict, parse_model
+from simulator.config.yamlfile import OVERRIDES, _origin, read_yaml, set_dotted
 from simulator.errors import ConfigError
 
 

@@ -26,7 +26,8 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.config.base import read_yaml, set_dotted, validation_error
+from simulator.config.base import validation_error
+from simulator.config.yamlfile import read_yaml, set_dotted
 from simulator.errors import ArchsimError
 from simulator.pipeline import config_model, kinds
 from simulator.sweep.constraints import Constraint, ConstraintSyntaxError, UnknownName

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.config import read_config_file
-from simulator.config.yamlfile import set_dotted
+from simulator.config.yamlfile import OVERRIDES, _origin, set_dotted
 from simulator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -169,10 +169,9 @@ def config_from_dict(data: Any, source: str = "<config>", lines: dict | None = N
     kind = data.get("kind")
     # a built-in kind needs no scan of the installed packages' entry points
     if not isinstance(kind, str) or (kind not in BUILTIN and kind not in kinds()):
-        from simulator.config.base import _origin  # a --set kind=... is named as such
-
+        # a --set kind=... is named as such
         where = _origin(lines, ("kind",), source) if ("kind",) in lines or \
-            ("kind",) in lines.get("--set", {}) else source
+            ("kind",) in lines.get(OVERRIDES, {}) else source
         got = "missing" if kind is None else f"{kind!r} is unknown"
         raise ConfigError(f"kind: {got}; accepted kinds: {', '.join(kinds())}", where=where)
     from simulator.config.base import parse_model
