@@ -60,6 +60,13 @@ KERNEL_LOAD_FOLDS = 50_000
 _KERNEL_MODULE = "simulator.lower._fold_kernel"
 
 
+def kind_specs(dim_keys: tuple[str, ...]) -> list[tuple[str, str, tuple, tuple]]:
+    """(op, unit, dim keys, byte keys) of each kind the fold loop emits, a GEMM's dims being
+    ``dim_keys``: what :meth:`InstructionTable.extend_kinds` takes."""
+    return [(op, unit, dim_keys if k == GEMM else (), byte_keys)
+            for k, (op, unit, byte_keys) in enumerate(KINDS)]
+
+
 class SystolicLowering:
     """Stateful across layers so that SRAM contents and data dependencies carry over."""
 
@@ -194,11 +201,9 @@ class SystolicLowering:
         if a_tiles is None and self._compiled_pays(folds, g):
             from simulator.lower.fold_compiled import fold_compiled
 
-            kinds = [(op, unit, dim_keys if k == GEMM else (), byte_keys)
-                     for k, (op, unit, byte_keys) in enumerate(KINDS)]
             fold_compiled((self.ifmap, self.filter, self.ofmap), self.last_write,
                           self.out.instructions, df, C, g, layer, a_src, group, rows, chunks,
-                          pack, psum_on_chip, origin, sc, kinds, BATCH)
+                          pack, psum_on_chip, origin, sc, kind_specs(dim_keys), BATCH)
             return
         batch = _Batch(len(self.out.instructions))
         kinds, tensors, values = batch.kind, batch.tensor, batch.values
@@ -326,8 +331,7 @@ class _Batch:
             column.clear()
 
     def _hand_over(self, out: TraceBuilder, layer: str, dim_keys: tuple[str, ...]) -> None:
-        kinds = [(op, unit, dim_keys if k == GEMM else (), byte_keys)
-                 for k, (op, unit, byte_keys) in enumerate(KINDS)]
+        kinds = kind_specs(dim_keys)
         if out.columnar and type(out).emit is TraceBuilder.emit:
             out.instructions.extend_kinds(kinds, self.kind, layer, self.tensor, self.dims,
                                           self.values, self.deps, self.ndeps)
